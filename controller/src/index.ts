@@ -1,0 +1,1 @@
+export { buildProgram, type CliIo } from './program.js';

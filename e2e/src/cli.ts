@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { attachControlPlane, startControlPlane } from './control-plane.js';
+import { installCrds, kubectlOk } from './kube.js';
+import { alive } from './processes.js';
+import { ensureTools, repoRoot } from './tools.js';
+
+// Command-line face of the local control plane: `npm run cluster:up`, `npm run cluster:down`, `npm run demo`.
+
+const log = (m: string) => process.stderr.write(`[cluster] ${m}\n`);
+
+async function up(dir: string): Promise<{ kubeconfig: string; binDir: string }> {
+  if (existsSync(join(dir, 'state.json'))) {
+    const existing = await attachControlPlane(dir);
+    if (existing.pids.every(alive)) {
+      log(`already running at ${existing.server}`);
+      return existing;
+    }
+    log('a stopped control plane was left behind; removing it');
+    await existing.stop();
+  }
+  const binDir = await ensureTools();
+  const plane = await startControlPlane({ binDir, dir, detached: true, log });
+  await installCrds(binDir, plane.kubeconfig);
+  log('CRDs installed');
+  return plane;
+}
+
+const program = new Command('ger-cluster')
+  .description('A local kube-apiserver + etcd for developing and testing git-events-runner.')
+  .option('--dir <dir>', 'state directory of the control plane', join(repoRoot(), '.cluster'));
+
+program
+  .command('up')
+  .description('Start the control plane in the background, install the CRDs and print KUBECONFIG=<path>.')
+  .action(async () => {
+    const { kubeconfig } = await up(program.opts<{ dir: string }>().dir);
+    process.stdout.write(`KUBECONFIG=${kubeconfig}\n`);
+  });
+
+program
+  .command('down')
+  .description('Stop the control plane and remove its data.')
+  .action(async () => {
+    const dir = program.opts<{ dir: string }>().dir;
+    if (!existsSync(join(dir, 'state.json'))) {
+      log('no control plane is running');
+      return;
+    }
+    await (await attachControlPlane(dir)).stop();
+    log('stopped');
+  });
+
+program
+  .command('demo')
+  .description('The main job on the embedded control plane: start it, install the CRDs, apply examples/.')
+  .action(async () => {
+    const { kubeconfig, binDir } = await up(program.opts<{ dir: string }>().dir);
+    process.stdout.write(await kubectlOk(binDir, kubeconfig, ['apply', '-R', '-f', join(repoRoot(), 'examples')]));
+    process.stdout.write(await kubectlOk(binDir, kubeconfig, ['get', 'git-events', '--all-namespaces']));
+    process.stdout.write(
+      `\nKUBECONFIG=${kubeconfig}\nkubectl: ${join(binDir, 'kubectl')}\nStop it with: npm run cluster:down\n`,
+    );
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err: unknown) {
+  log(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { mintKubeconfig } from './control-plane.js';
+import { kubectl, kubectlOk } from './kube.js';
+import type { RunResult } from './tools.js';
+
+/** Environment variables through which the test runner hands its control plane to test files. */
+export const ENV = { dir: 'GER_CLUSTER_DIR', bin: 'GER_TOOLS_BIN', kubeconfig: 'GER_KUBECONFIG' } as const;
+
+/** The control plane a test file runs against. */
+export interface TestCluster {
+  readonly dir: string;
+  readonly binDir: string;
+  /** Admin kubeconfig path. */
+  readonly kubeconfig: string;
+  /** Admin client configuration. */
+  readonly kc: KubeConfig;
+  kubectl(args: readonly string[], input?: string): Promise<RunResult>;
+  kubectlOk(args: readonly string[], input?: string): Promise<string>;
+  /** A kubeconfig for a user with these groups; RBAC applies to it. */
+  mintKubeconfig(user: string, groups?: readonly string[]): Promise<string>;
+}
+
+/** Reads the control plane started by `npm test` (e2e/src/run-tests.ts). */
+export function testCluster(): TestCluster {
+  const dir = process.env[ENV.dir];
+  const binDir = process.env[ENV.bin];
+  const kubeconfig = process.env[ENV.kubeconfig];
+  if (dir === undefined || binDir === undefined || kubeconfig === undefined) {
+    throw new Error(`${ENV.dir}, ${ENV.bin} and ${ENV.kubeconfig} are not set: run the tests with "npm test"`);
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return {
+    dir,
+    binDir,
+    kubeconfig,
+    kc,
+    kubectl: (args, input) => kubectl(binDir, kubeconfig, args, input),
+    kubectlOk: (args, input) => kubectlOk(binDir, kubeconfig, args, input),
+    mintKubeconfig: (user, groups) => mintKubeconfig(dir, user, groups),
+  };
+}
+
+/** Creates a namespace of its own for one test, labelled so a person can find what a test left. */
+export async function testNamespace(cluster: TestCluster, prefix = 't'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await cluster.kc.makeApiClient(CoreV1Api).createNamespace({
+    body: { metadata: { name, labels: { 'git-events-runner.rs/test': 'true' } } },
+  });
+  return name;
+}

@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// Runs the server under a bash guard that stops it when the watched process (the test run) dies,
+// even by SIGKILL, so no etcd or kube-apiserver outlives a crashed run. watch=0 means "detached".
+const GUARD = `
+watch=$1; shift
+"$@" & child=$!
+trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT HUP
+while kill -0 $child 2>/dev/null; do
+  if [ "$watch" != 0 ] && ! kill -0 "$watch" 2>/dev/null; then
+    kill -TERM $child 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 $child 2>/dev/null || exit 0; sleep 0.5; done
+    kill -KILL $child 2>/dev/null; exit 0
+  fi
+  sleep 1 & wait $!
+done
+wait $child
+`;
+
+/** A server process started under the guard. */
+export interface GuardedProcess {
+  readonly pid: number;
+  readonly exited: Promise<number | null>;
+  readonly child: ChildProcess;
+}
+
+/** Starts `command` with its output appended to `logFile`; it dies with `watchPid` unless that is 0. */
+export function startGuarded(
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  watchPid: number,
+): GuardedProcess {
+  const out = openSync(logFile, 'a');
+  const child = spawn('bash', ['-c', GUARD, 'guard', String(watchPid), command, ...args], {
+    stdio: ['ignore', out, out],
+    detached: watchPid === 0,
+  });
+  if (watchPid === 0) child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { pid: child.pid, exited, child };
+}
+
+/** Whether a process exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends SIGTERM, waits up to `graceMs`, then SIGKILL. */
+export async function terminate(pid: number, graceMs = 10_000): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Parser } from 'tap-parser';
+import { type ControlPlane, startControlPlane } from './control-plane.js';
+import { ENV } from './harness.js';
+import { installCrds } from './kube.js';
+import { ensureTools, repoRoot } from './tools.js';
+
+// The test runner behind `npm test`: builds or finds the control-plane binaries, starts one control plane
+// for the whole run, installs the CRDs, runs every compiled test file with tap, stops the control plane
+// (also on SIGINT/SIGTERM), and closes with the line "N passed, N failed" that CI reads.
+
+interface Totals {
+  pass: number;
+  fail: number;
+  skip: number;
+}
+
+async function resultFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.tap')).map((e) => join(e.parentPath, e.name));
+}
+
+async function count(dir: string): Promise<Totals> {
+  const totals: Totals = { pass: 0, fail: 0, skip: 0 };
+  for (const file of await resultFiles(dir)) {
+    const text = await readFile(file, 'utf8');
+    await new Promise<void>((resolve) => {
+      const parser = new Parser((results) => {
+        totals.pass += results.pass - results.skip - results.todo;
+        totals.fail += results.fail;
+        totals.skip += results.skip + results.todo;
+        // A file that crashed before its plan still failed.
+        if (!results.ok && results.fail === 0) totals.fail += 1;
+        resolve();
+      });
+      parser.end(text);
+    });
+  }
+  return totals;
+}
+
+async function main(): Promise<number> {
+  const root = repoRoot();
+  const log = (m: string) => process.stderr.write(`[test] ${m}\n`);
+  const binDir = await ensureTools();
+  let plane: ControlPlane | undefined;
+  const stop = async () => {
+    const p = plane;
+    plane = undefined;
+    if (p !== undefined) await p.stop();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stop().finally(() => process.exit(130));
+    });
+  }
+  try {
+    plane = await startControlPlane({ binDir, log });
+    await installCrds(binDir, plane.kubeconfig);
+    log('CRDs installed');
+    const resultsDir = join(root, '.tap', 'test-results');
+    await rm(resultsDir, { recursive: true, force: true });
+    const args = process.argv.slice(2);
+    const tapBin = join(root, 'node_modules', '.bin', 'tap');
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(tapBin, args, {
+        cwd: root,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          [ENV.dir]: plane?.dir,
+          [ENV.bin]: binDir,
+          [ENV.kubeconfig]: plane?.kubeconfig,
+          PATH: `${binDir}:${process.env.PATH ?? ''}`,
+        },
+      });
+      child.once('error', reject);
+      child.once('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
+    });
+    const totals = await count(resultsDir);
+    if (code !== 0 && totals.fail === 0) totals.fail = 1;
+    process.stdout.write(
+      `\n${totals.pass} passed, ${totals.fail} failed${totals.skip > 0 ? `, ${totals.skip} skipped` : ''}\n`,
+    );
+    return totals.fail > 0 ? 1 : code;
+  } finally {
+    await stop();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`[test] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stdout.write('\n0 passed, 1 failed\n');
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,31 @@
+export {
+  buildCrd,
+  buildCrds,
+  type JsonSchemaProps,
+  renderCrdsYaml,
+  toOpenApi,
+} from './crd.js';
+export {
+  type ActionSpec,
+  API_VERSION,
+  CATEGORY,
+  type CheckedSource,
+  type ClusterActionSpec,
+  type GitRef,
+  type GitRepoSpec,
+  GROUP,
+  INTERVAL_PATTERN,
+  INTERVAL_UNITS,
+  KINDS,
+  type KindDefinition,
+  type KindName,
+  type PrinterColumn,
+  REPO_URI_PATTERN,
+  type ScheduleTriggerSpec,
+  type TriggerCondition,
+  type TriggerStatus,
+  VERSION,
+  type WebhookTriggerSpec,
+} from './schema/resources.js';
+export type { CelRule, Rule } from './schema/rules.js';
+export { type FieldError, validateSpec, withDefaults } from './validate.js';

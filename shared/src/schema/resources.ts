@@ -1,0 +1,680 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { authTypeFitsScheme, exactlyOneOf, type Rule } from './rules.js';
+
+/** API group of every custom resource. */
+export const GROUP = 'git-events-runner.rs';
+/** The one served and stored version. */
+export const VERSION = 'v1alpha1';
+/** `apiVersion` of every custom resource. */
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Category that lists every kind at once: `kubectl get git-events`. */
+export const CATEGORY = 'git-events';
+
+function cel(...rules: Rule[]): {
+  'x-kubernetes-validations': { rule: string; message: string }[];
+} {
+  return {
+    'x-kubernetes-validations': rules.map(({ rule, message }) => ({
+      rule,
+      message,
+    })),
+  };
+}
+
+/** A string enum: a TypeScript union, and `enum` in the CRD. */
+function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: { description?: string; default?: T[number] } = {},
+) {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
+}
+
+const NonEmpty = (description: string) => Type.String({ minLength: 1, description });
+
+// ---------------------------------------------------------------- sources
+
+/**
+ * `repoUri` pattern: the original's (scp-like `git@`, `ssh://`, `http(s)://`) plus `git://`.
+ * `\w` is written out because CEL/RE2 and ECMAScript agree on character classes only when spelled.
+ */
+export const REPO_URI_PATTERN =
+  '^git@[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+/[/A-Za-z0-9_.-]+$' +
+  '|^ssh://([A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/([/A-Za-z0-9_.-]+)?)?$' +
+  '|^git://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/([/A-Za-z0-9_.-]+)?)?$' +
+  '|^https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/([/%&=?A-Za-z0-9_.-]+)?)?$';
+
+const SecretRef = Type.Object(
+  {
+    name: NonEmpty('Name of the Secret.'),
+    namespace: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Namespace of the Secret. Only a ClusterGitRepo may name another namespace; a GitRepo always reads Secrets in its own namespace.',
+      }),
+    ),
+  },
+  { description: 'Reference to a Secret.' },
+);
+
+const TlsConfig = Type.Object(
+  {
+    noVerifySsl: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Skip verification of the server certificate (unsafe).',
+      }),
+    ),
+    caCert: Type.Optional(
+      Type.Object(
+        {
+          secretRef: SecretRef,
+          key: Type.Optional(
+            Type.String({
+              minLength: 1,
+              default: 'ca.crt',
+              description: 'Key of the CA bundle (PEM) in the Secret.',
+            }),
+          ),
+        },
+        {
+          description: 'CA certificate(s) trusted in addition to the system roots.',
+        },
+      ),
+    ),
+  },
+  { description: 'TLS settings for https:// repositories.' },
+);
+
+const AuthKeys = Type.Object(
+  {
+    username: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'username',
+        description: 'Key of the user name (type basic).',
+      }),
+    ),
+    password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'password',
+        description: 'Key of the password (type basic).',
+      }),
+    ),
+    token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'token',
+        description: 'Key of the token (type token): the whole value of the Authorization header.',
+      }),
+    ),
+    privateKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'ssh-privatekey',
+        description: 'Key of the SSH private key (type ssh).',
+      }),
+    ),
+  },
+  {
+    description: 'Names of the keys in the Secret; each defaults independently.',
+    default: { username: 'username', password: 'password', token: 'token', privateKey: 'ssh-privatekey' },
+  },
+);
+
+const AuthConfig = Type.Object(
+  {
+    type: StringEnum(['basic', 'token', 'ssh'] as const, {
+      description: 'Authentication method.',
+    }),
+    secretRef: SecretRef,
+    keys: Type.Optional(AuthKeys),
+  },
+  { description: 'Credentials used to reach the repository.' },
+);
+
+const GitRepoSpec = Type.Object(
+  {
+    repoUri: Type.String({
+      pattern: REPO_URI_PATTERN,
+      maxLength: 2048,
+      description: 'URI of the repository: https://, http://, ssh://, git:// or scp-like git@host:path.',
+    }),
+    tlsConfig: Type.Optional(TlsConfig),
+    authConfig: Type.Optional(AuthConfig),
+  },
+  cel(authTypeFitsScheme),
+);
+
+// ---------------------------------------------------------------- triggers
+
+const refRule = exactlyOneOf(['branch', 'tag', 'commit']);
+
+const gitRef = (options: { default?: { branch: string } } = {}) =>
+  Type.Object(
+    {
+      branch: Type.Optional(NonEmpty('Branch name.')),
+      tag: Type.Optional(NonEmpty('Tag name.')),
+      commit: Type.Optional(
+        Type.String({
+          pattern: '^[0-9a-fA-F]{4,64}$',
+          description: 'Commit hash.',
+        }),
+      ),
+    },
+    {
+      description: 'Exactly one of branch, tag or commit.',
+      ...cel(refRule),
+      ...options,
+    },
+  );
+const GitRef = gitRef();
+
+const WatchOn = Type.Object(
+  {
+    onChangeOnly: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'Run the action only when the watched content changed (true) or on every trigger run (false).',
+      }),
+    ),
+    reference: Type.Optional(gitRef({ default: { branch: 'main' } })),
+    files: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'gitignore-style patterns: only changes to matching files count.',
+      }),
+    ),
+  },
+  {
+    description: 'What to watch in each source.',
+    default: { onChangeOnly: true, reference: { branch: 'main' } },
+  },
+);
+
+const TriggerSources = Type.Object(
+  {
+    kind: Type.Optional(
+      StringEnum(['GitRepo', 'ClusterGitRepo'] as const, {
+        default: 'GitRepo',
+        description: 'Kind of every source.',
+      }),
+    ),
+    names: Type.Array(Type.String({ minLength: 1 }), {
+      'x-kubernetes-list-type': 'set',
+      description: 'Names of the sources (GitRepo in the trigger namespace, or ClusterGitRepo).',
+    }),
+    watchOn: Type.Optional(WatchOn),
+  },
+  { description: 'Sources to check.' },
+);
+
+const ActionRef = Type.Object(
+  {
+    kind: StringEnum(['Action', 'ClusterAction'] as const, {
+      description: 'Kind of the action.',
+    }),
+    name: NonEmpty('Name of the action.'),
+  },
+  { description: 'The action to run when the trigger fires.' },
+);
+
+/** Units accepted in intervals (humantime's). */
+export const INTERVAL_UNITS = [
+  'nsec',
+  'ns',
+  'usec',
+  'us',
+  'µs',
+  'msec',
+  'ms',
+  'seconds',
+  'second',
+  'sec',
+  's',
+  'minutes',
+  'minute',
+  'min',
+  'm',
+  'hours',
+  'hour',
+  'hr',
+  'h',
+  'days',
+  'day',
+  'd',
+  'weeks',
+  'week',
+  'w',
+  'months',
+  'month',
+  'M',
+  'years',
+  'year',
+  'y',
+] as const;
+
+/** Syntactic shape of an interval: one or more `<number><unit>` groups. */
+export const INTERVAL_PATTERN = `^ *([0-9]+ *(${INTERVAL_UNITS.join('|')}) *)+$`;
+
+const Schedule = Type.Object(
+  {
+    interval: Type.Optional(
+      Type.String({
+        pattern: INTERVAL_PATTERN,
+        description: 'Time between the end of one check and the start of the next, e.g. 30s, 5m, 1h30m.',
+      }),
+    ),
+    cron: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Cron expression (5, 6 or 7 fields, optionally prefixed with TZ=<zone>).',
+      }),
+    ),
+  },
+  {
+    description: 'Exactly one of interval or cron.',
+    ...cel(exactlyOneOf(['interval', 'cron'])),
+  },
+);
+
+const WebhookAuth = Type.Object(
+  {
+    secretRef: Type.Object(
+      { name: NonEmpty('Name of the Secret (in the trigger namespace).') },
+      { description: 'Secret holding the token.' },
+    ),
+    key: NonEmpty('Key of the token in the Secret.'),
+    header: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Request header carrying the token (default from the runtime config: x-trigger-auth).',
+      }),
+    ),
+  },
+  { description: 'Token authentication of webhook requests.' },
+);
+
+const Webhook = Type.Object(
+  {
+    multiSource: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Allow POST /{namespace}/{trigger} to check every source at once.',
+      }),
+    ),
+    authConfig: Type.Optional(WebhookAuth),
+  },
+  { description: 'Webhook settings.' },
+);
+
+const CheckedSource = Type.Object({
+  commitHash: Type.Optional(Type.String({ description: 'Last commit seen.' })),
+  fileHash: Type.Optional(Type.String({ description: 'Hash of the watched files at that commit.' })),
+  changed: Type.Optional(
+    Type.String({
+      description: 'When an action was last started for this source.',
+    }),
+  ),
+});
+
+const Condition = Type.Object(
+  {
+    type: Type.String({
+      minLength: 1,
+      maxLength: 316,
+      description: 'Type of the condition, e.g. Ready.',
+    }),
+    status: StringEnum(['True', 'False', 'Unknown'] as const),
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    lastTransitionTime: Type.String({ format: 'date-time' }),
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    }),
+    message: Type.String({ maxLength: 32768 }),
+  },
+  { description: 'Standard Kubernetes condition.' },
+);
+
+const TriggerStatus = Type.Object(
+  {
+    state: Type.Optional(
+      StringEnum(['Idle', 'Running', 'WrongConfig'] as const, {
+        description: 'Current trigger state.',
+      }),
+    ),
+    lastRun: Type.Optional(
+      Type.String({
+        description: 'Time of the last run (RFC 3339), or Never.',
+      }),
+    ),
+    checkedSources: Type.Optional(
+      Type.Record(Type.String(), CheckedSource, {
+        description: 'Per source: what was seen.',
+      }),
+    ),
+    observedGeneration: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        format: 'int64',
+        description: 'Generation the status reflects.',
+      }),
+    ),
+    conditions: Type.Optional(
+      Type.Array(Condition, {
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+        maxItems: 16,
+      }),
+    ),
+  },
+  { description: 'Observed state of the trigger.' },
+);
+
+const ScheduleTriggerSpec = Type.Object({
+  sources: TriggerSources,
+  schedule: Schedule,
+  action: ActionRef,
+});
+
+const WebhookTriggerSpec = Type.Object({
+  sources: TriggerSources,
+  action: ActionRef,
+  webhook: Webhook,
+});
+
+// ---------------------------------------------------------------- actions
+
+const Toleration = Type.Object({
+  key: Type.Optional(Type.String()),
+  operator: Type.Optional(Type.String()),
+  value: Type.Optional(Type.String()),
+  effect: Type.Optional(Type.String()),
+  tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64' })),
+});
+
+/** Free-form core/v1 object; kube-apiserver validates it when the Job is created. */
+const Embedded = (description: string) =>
+  Type.Record(Type.String(), Type.Unknown(), {
+    'x-kubernetes-preserve-unknown-fields': true,
+    description,
+  });
+
+const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+const ActionJob = Type.Object(
+  {
+    workdir: Type.Optional(
+      Type.String({
+        description: 'Working directory of the worker, relative to the repository root.',
+      }),
+    ),
+    clonerImage: Type.Optional(Type.String({ description: 'Image of the cloner init container.' })),
+    actionImage: Type.Optional(Type.String({ description: 'Image of the worker container.' })),
+    args: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'Arguments of the worker container.',
+      }),
+    ),
+    command: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'Entrypoint of the worker container.',
+      }),
+    ),
+    serviceAccount: Type.Optional(Type.String({ description: 'Service account the Job runs as.' })),
+    annotations: Type.Optional(StringMap('Annotations added to the Job.')),
+    labels: Type.Optional(StringMap('Labels added to the Job.')),
+    tolerations: Type.Optional(Type.Array(Toleration, { description: 'Pod tolerations.' })),
+    affinity: Type.Optional(Embedded('Pod affinity (core/v1 Affinity).')),
+    nodeSelector: Type.Optional(StringMap('Pod node selector.')),
+    ttlSecondsAfterFinished: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        format: 'int32',
+        description: 'Job TTL after it finished.',
+      }),
+    ),
+    activeDeadlineSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        format: 'int64',
+        description: 'Job active deadline.',
+      }),
+    ),
+    jobWaitingTimeoutSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        format: 'int64',
+        description: 'How long the Job may wait in the queue.',
+      }),
+    ),
+    enableClonerDebug: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Verbose logs in the cloner.',
+      }),
+    ),
+    preserveGitFolder: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Keep the .git folder in the worker workdir.',
+      }),
+    ),
+  },
+  {
+    description: 'How the Job is built.',
+    default: { enableClonerDebug: false, preserveGitFolder: false },
+  },
+);
+
+function sourceOverride<const K extends readonly string[]>(kinds: K) {
+  return Type.Object(
+    {
+      kind: StringEnum(kinds, {
+        description: 'Kind of the source to clone instead of the trigger source.',
+      }),
+      name: NonEmpty('Name of the source.'),
+      reference: GitRef,
+    },
+    { description: 'Clone this source instead of the one that fired.' },
+  );
+}
+
+const ActionSpec = Type.Object({
+  sourceOverride: Type.Optional(sourceOverride(['GitRepo', 'ClusterGitRepo'] as const)),
+  actionJob: Type.Optional(ActionJob),
+});
+
+const ClusterActionSpec = Type.Object({
+  sourceOverride: Type.Optional(sourceOverride(['ClusterGitRepo'] as const)),
+  actionJob: Type.Optional(ActionJob),
+});
+
+// ---------------------------------------------------------------- kinds
+
+/** Printer column of a CRD. */
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  readonly jsonPath: string;
+  readonly description?: string;
+  readonly priority?: number;
+}
+
+/** Everything needed to generate one CRD and to validate its objects. */
+export interface KindDefinition {
+  readonly kind: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly scope: 'Namespaced' | 'Cluster';
+  readonly spec: TSchema;
+  readonly status?: TSchema;
+  readonly printerColumns: readonly PrinterColumn[];
+}
+
+const age: PrinterColumn = {
+  name: 'Age',
+  type: 'date',
+  jsonPath: '.metadata.creationTimestamp',
+};
+const sourceColumns: PrinterColumn[] = [
+  {
+    name: 'URI',
+    type: 'string',
+    jsonPath: '.spec.repoUri',
+    description: 'Repository URI',
+  },
+  {
+    name: 'Auth',
+    type: 'string',
+    jsonPath: '.spec.authConfig.type',
+    description: 'Authentication type',
+  },
+  age,
+];
+const triggerColumns: PrinterColumn[] = [
+  {
+    name: 'State',
+    type: 'string',
+    jsonPath: '.status.state',
+    description: 'Current trigger state',
+  },
+  {
+    name: 'Ready',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    description: 'Ready condition',
+  },
+  {
+    name: 'Last Run',
+    type: 'date',
+    jsonPath: '.status.lastRun',
+    description: 'Time of the last trigger run',
+  },
+  {
+    name: 'Action',
+    type: 'string',
+    jsonPath: '.spec.action.name',
+    description: 'Action run by the trigger',
+    priority: 1,
+  },
+  {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    priority: 1,
+  },
+  age,
+];
+const scheduleTriggerColumns: PrinterColumn[] = [
+  ...triggerColumns.slice(0, 3),
+  {
+    name: 'Interval',
+    type: 'string',
+    jsonPath: '.spec.schedule.interval',
+    description: 'Check interval',
+    priority: 1,
+  },
+  {
+    name: 'Cron',
+    type: 'string',
+    jsonPath: '.spec.schedule.cron',
+    description: 'Cron schedule',
+    priority: 1,
+  },
+  ...triggerColumns.slice(3),
+];
+const actionColumns: PrinterColumn[] = [
+  {
+    name: 'Image',
+    type: 'string',
+    jsonPath: '.spec.actionJob.actionImage',
+    description: 'Worker image (empty: default)',
+  },
+  {
+    name: 'Service Account',
+    type: 'string',
+    jsonPath: '.spec.actionJob.serviceAccount',
+  },
+  age,
+];
+
+/** The six kinds, in the order `git-events-runner crds` prints them. */
+export const KINDS = [
+  {
+    kind: 'GitRepo',
+    plural: 'gitrepos',
+    singular: 'gitrepo',
+    shortNames: ['grepo'],
+    scope: 'Namespaced',
+    spec: GitRepoSpec,
+    printerColumns: sourceColumns,
+  },
+  {
+    kind: 'ClusterGitRepo',
+    plural: 'clustergitrepos',
+    singular: 'clustergitrepo',
+    shortNames: ['cgrepo'],
+    scope: 'Cluster',
+    spec: GitRepoSpec,
+    printerColumns: sourceColumns,
+  },
+  {
+    kind: 'ScheduleTrigger',
+    plural: 'scheduletriggers',
+    singular: 'scheduletrigger',
+    shortNames: ['strig'],
+    scope: 'Namespaced',
+    spec: ScheduleTriggerSpec,
+    status: TriggerStatus,
+    printerColumns: scheduleTriggerColumns,
+  },
+  {
+    kind: 'WebhookTrigger',
+    plural: 'webhooktriggers',
+    singular: 'webhooktrigger',
+    shortNames: ['wtrig'],
+    scope: 'Namespaced',
+    spec: WebhookTriggerSpec,
+    status: TriggerStatus,
+    printerColumns: triggerColumns,
+  },
+  {
+    kind: 'Action',
+    plural: 'actions',
+    singular: 'action',
+    shortNames: ['gact'],
+    scope: 'Namespaced',
+    spec: ActionSpec,
+    printerColumns: actionColumns,
+  },
+  {
+    kind: 'ClusterAction',
+    plural: 'clusteractions',
+    singular: 'clusteraction',
+    shortNames: ['cgact'],
+    scope: 'Cluster',
+    spec: ClusterActionSpec,
+    printerColumns: actionColumns,
+  },
+] as const satisfies readonly KindDefinition[];
+
+/** Name of one of the six kinds. */
+export type KindName = (typeof KINDS)[number]['kind'];
+
+/** Spec types, derived from the schema. */
+export type GitRepoSpec = Static<typeof GitRepoSpec>;
+export type ScheduleTriggerSpec = Static<typeof ScheduleTriggerSpec>;
+export type WebhookTriggerSpec = Static<typeof WebhookTriggerSpec>;
+export type ActionSpec = Static<typeof ActionSpec>;
+export type ClusterActionSpec = Static<typeof ClusterActionSpec>;
+export type TriggerStatus = Static<typeof TriggerStatus>;
+export type GitRef = Static<typeof GitRef>;
+export type TriggerCondition = Static<typeof Condition>;
+export type CheckedSource = Static<typeof CheckedSource>;
