@@ -22,6 +22,19 @@ async function resultFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith('.tap')).map((e) => join(e.parentPath, e.name));
 }
 
+const PACKAGES = ['shared', 'controller', 'admission', 'kubectl-plugin', 'e2e'] as const;
+
+// tap skips dist/ folders when it searches for tests, so the compiled test files are listed here.
+async function testFiles(root: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const pkg of PACKAGES) {
+    const dir = join(root, pkg, 'dist', 'test');
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isFile() && e.name.endsWith('.test.js')) files.push(join(e.parentPath, e.name));
+  }
+  return files.sort();
+}
+
 async function count(dir: string): Promise<Totals> {
   const totals: Totals = { pass: 0, fail: 0, skip: 0 };
   for (const file of await resultFiles(dir)) {
@@ -62,10 +75,13 @@ async function main(): Promise<number> {
     log('CRDs installed');
     const resultsDir = join(root, '.tap', 'test-results');
     await rm(resultsDir, { recursive: true, force: true });
-    const args = process.argv.slice(2);
-    const tapBin = join(root, 'node_modules', '.bin', 'tap');
+    // Arguments select test files or pass options to tap; without files, every compiled test runs.
+    const given = process.argv.slice(2);
+    const args = given.some((a) => !a.startsWith('-')) ? given : [...given, ...(await testFiles(root))];
+    // tap's own entry point, run by this very Node (24), so test processes use it too.
+    const tapEntry = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(tapBin, args, {
+      const child = spawn(process.execPath, [tapEntry, ...args], {
         cwd: root,
         stdio: 'inherit',
         env: {

@@ -41,6 +41,10 @@ export function toOpenApi(schema: TSchema): JsonSchemaProps {
     out.type = 'string';
     out.enum = values;
   }
+  if (typeof schema.const === 'string') {
+    out.type = 'string';
+    out.enum = [schema.const];
+  }
   for (const key of KEPT) if (schema[key] !== undefined && out[key] === undefined) out[key] = schema[key];
   if (schema['x-kubernetes-preserve-unknown-fields'] === true) {
     out.type = 'object';

@@ -47,15 +47,47 @@ function checkRules(schema: TSchema, value: unknown, path: string, errors: Field
     for (const [key, sub] of Object.entries(properties))
       checkRules(sub, (value as Record<string, unknown>)[key], `${path}.${key}`, errors);
   }
+  if (schema['x-kubernetes-list-type'] === 'set' && Array.isArray(value)) {
+    const seen = new Set<string>();
+    for (const [i, v] of value.entries()) {
+      const key = JSON.stringify(v);
+      if (seen.has(key)) errors.push({ field: `${path}[${i}]`, message: `Duplicate value: ${key}` });
+      seen.add(key);
+    }
+  }
   const items = schema.items as TSchema | undefined;
   if (items !== undefined && Array.isArray(value)) {
     for (const [i, v] of value.entries()) checkRules(items, v, `${path}[${i}]`, errors);
   }
 }
 
+// kube-apiserver's structural defaulting: a property that is absent gets a copy of its default, then
+// defaulting recurses into it; present values (even empty objects) are never replaced. TypeBox's
+// Value.Default replaces empty objects, which the API server does not, so it is not used here.
+function applyDefaults(schema: TSchema, value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    const items = schema.items as TSchema | undefined;
+    if (items !== undefined) for (const v of value) applyDefaults(items, v);
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  const properties = schema.properties as Record<string, TSchema> | undefined;
+  for (const [key, sub] of Object.entries(properties ?? {})) {
+    if (obj[key] === undefined && sub.default !== undefined) obj[key] = structuredClone(sub.default);
+    applyDefaults(sub, obj[key]);
+  }
+  const patternProperties = schema.patternProperties as Record<string, TSchema> | undefined;
+  const [additional] = Object.values(patternProperties ?? {});
+  if (additional !== undefined && properties === undefined)
+    for (const v of Object.values(obj)) applyDefaults(additional, v);
+}
+
 /** Returns `spec` with the CRD's defaults filled in, as kube-apiserver would; the input is not modified. */
 export function withDefaults<T>(kind: KindName, spec: T): T {
-  return Value.Default(definition(kind).spec, structuredClone(spec)) as T;
+  const copy = structuredClone(spec);
+  applyDefaults(definition(kind).spec, copy);
+  return copy;
 }
 
 /**
@@ -65,7 +97,7 @@ export function withDefaults<T>(kind: KindName, spec: T): T {
 export function validateSpec(kind: KindName, spec: unknown): FieldError[] {
   ensureFormats();
   const schema = definition(kind).spec;
-  const value = Value.Default(schema, structuredClone(spec));
+  const value = withDefaults(kind, spec);
   const errors: FieldError[] = [...Value.Errors(schema, value)].map((e) => ({
     field: toFieldPath(e.path, 'spec'),
     message: e.message,

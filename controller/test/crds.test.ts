@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { buildProgram } from '../src/index.js';
+
+const chartCrds = fileURLToPath(new URL('../../../charts/git-events-runner/crds/crds.yaml', import.meta.url));
+
+async function runCli(args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  try {
+    await buildProgram({
+      stdout: (s) => {
+        out += s;
+      },
+      stderr: (s) => {
+        err += s;
+      },
+    }).parseAsync(args, {
+      from: 'user',
+    });
+    return { out, err, code: 0 };
+  } catch (e: unknown) {
+    return { out, err, code: (e as { exitCode?: number }).exitCode ?? 1 };
+  }
+}
+
+t.test('crds prints the six CRDs as multi-document YAML in the original order', async (t) => {
+  const { out, code } = await runCli(['crds']);
+  t.equal(code, 0);
+  t.ok(out.startsWith('---\n'), 'each document is preceded by ---');
+  const docs = parseAllDocuments(out).map((d) => d.toJS() as { kind: string; spec: { names: { kind: string } } });
+  t.same(
+    docs.map((d) => d.spec.names.kind),
+    ['GitRepo', 'ClusterGitRepo', 'ScheduleTrigger', 'WebhookTrigger', 'Action', 'ClusterAction'],
+  );
+  t.ok(docs.every((d) => d.kind === 'CustomResourceDefinition'));
+});
+
+t.test("the chart's crds/ copy is what `git-events-runner crds` prints (run `npm run generate`)", async (t) => {
+  const { out } = await runCli(['crds']);
+  t.equal(
+    await readFile(chartCrds, 'utf8'),
+    out,
+    'charts/git-events-runner/crds/crds.yaml is stale: run npm run generate',
+  );
+});
+
+t.test('an unknown command fails with a message and a non-zero code', async (t) => {
+  const { err, code } = await runCli(['crdz']);
+  t.not(code, 0);
+  t.match(err, /unknown command 'crdz'/);
+});

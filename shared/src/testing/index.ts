@@ -1,0 +1,2 @@
+// Fixtures for tests in every package: the same cases hold the runtime validator and kube-apiserver to one verdict.
+export { INVALID_CASES, type InvalidCase } from './invalid-cases.js';
