@@ -22,12 +22,11 @@ async function resultFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith('.tap')).map((e) => join(e.parentPath, e.name));
 }
 
-const PACKAGES = ['shared', 'controller', 'admission', 'kubectl-plugin', 'e2e'] as const;
-
-// tap skips dist/ folders when it searches for tests, so the compiled test files are listed here.
+// tap skips dist/ folders when it searches for tests, so the compiled test files of every workspace are listed here.
 async function testFiles(root: string): Promise<string[]> {
+  const { workspaces } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
   const files: string[] = [];
-  for (const pkg of PACKAGES) {
+  for (const pkg of workspaces) {
     const dir = join(root, pkg, 'dist', 'test');
     const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
     for (const e of entries) if (e.isFile() && e.name.endsWith('.test.js')) files.push(join(e.parentPath, e.name));

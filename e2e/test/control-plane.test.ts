@@ -4,18 +4,9 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { kubectl, kubectlOk, run, startControlPlane, testCluster, testNamespace } from '../src/index.js';
+import { alive, kubectl, kubectlOk, run, startControlPlane, testCluster, testNamespace } from '../src/index.js';
 
 const cluster = testCluster();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // The etcd and kube-apiserver processes under a guard (which also runs short `sleep`s).
 async function serversUnder(pid: number): Promise<number[]> {
