@@ -53,7 +53,14 @@ t.test('each seed example applies as written and reads back with the documented 
   t.same(repo.spec.authConfig, {
     type: 'basic',
     secretRef: { name: 'cool-project-auth' },
-    keys: { username: 'username', password: 'password', token: 'token', privateKey: 'ssh-privatekey' },
+    keys: {
+      username: 'username',
+      password: 'password',
+      token: 'token',
+      privateKey: 'ssh-privatekey',
+      passphrase: 'passphrase',
+      knownHosts: 'known_hosts',
+    },
   });
   const schedule = await get('ScheduleTrigger', 'cool-trigger');
   t.same(schedule.spec.sources, {

@@ -31,6 +31,8 @@ t.test('the seed examples are valid and get the documented defaults', async (t) 
     password: 'password',
     token: 'token',
     privateKey: 'ssh-privatekey',
+    passphrase: 'passphrase',
+    knownHosts: 'known_hosts',
   });
   t.equal(byKind.ScheduleTrigger.sources.kind, 'GitRepo');
   t.same(byKind.ScheduleTrigger.sources.watchOn, { onChangeOnly: true, reference: { branch: 'main' } });
@@ -66,6 +68,8 @@ t.test('defaults: watchOn, reference and keys are filled only where absent', asy
     password: 'password',
     token: 'bearer',
     privateKey: 'ssh-privatekey',
+    passphrase: 'passphrase',
+    knownHosts: 'known_hosts',
   });
 });
 

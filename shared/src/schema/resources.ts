@@ -119,10 +119,32 @@ const AuthKeys = Type.Object(
         description: 'Key of the SSH private key (type ssh).',
       }),
     ),
+    passphrase: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'passphrase',
+        description:
+          'Key of the passphrase of an encrypted SSH private key (type ssh); used when present in the Secret.',
+      }),
+    ),
+    knownHosts: Type.Optional(
+      Type.String({
+        minLength: 1,
+        default: 'known_hosts',
+        description: 'Key of the known_hosts lines that SSH host keys are verified against (type ssh).',
+      }),
+    ),
   },
   {
     description: 'Names of the keys in the Secret; each defaults independently.',
-    default: { username: 'username', password: 'password', token: 'token', privateKey: 'ssh-privatekey' },
+    default: {
+      username: 'username',
+      password: 'password',
+      token: 'token',
+      privateKey: 'ssh-privatekey',
+      passphrase: 'passphrase',
+      knownHosts: 'known_hosts',
+    },
   },
 );
 
@@ -133,6 +155,12 @@ const AuthConfig = Type.Object(
     }),
     secretRef: SecretRef,
     keys: Type.Optional(AuthKeys),
+    insecureIgnoreHostKey: Type.Optional(
+      Type.Boolean({
+        description:
+          'Accept any SSH host key (type ssh). Unsafe: anyone on the network path can then serve code to the cluster. Prefer known_hosts in the Secret.',
+      }),
+    ),
   },
   { description: 'Credentials used to reach the repository.' },
 );

@@ -1,0 +1,221 @@
+import * as fs from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import git from 'isomorphic-git';
+import { GitError } from './errors.js';
+import { hashFiles, type TreeFile } from './files.js';
+import { type GitRemote, networkError, openTransport, type Transport } from './transport.js';
+
+/** A watched reference: exactly one of branch, tag or commit (as in the CRDs). */
+export type RefSelector = { readonly branch?: string; readonly tag?: string; readonly commit?: string };
+
+/** What a check learned about a reference. */
+export interface RefState {
+  /** The commit the reference points at (annotated tags peeled). */
+  readonly commit: string;
+  /** Full ref name, or the commit for a commit reference. */
+  readonly ref: string;
+}
+
+function fullRef(ref: RefSelector, uri: string): string {
+  if (ref.branch !== undefined) return `refs/heads/${ref.branch}`;
+  if (ref.tag !== undefined) return `refs/tags/${ref.tag}`;
+  if (ref.commit !== undefined) return ref.commit.toLowerCase();
+  throw new GitError('Config', uri, 'reference needs one of branch, tag or commit');
+}
+
+function describe(ref: RefSelector): string {
+  return ref.branch !== undefined
+    ? `branch ${ref.branch}`
+    : ref.tag !== undefined
+      ? `tag ${ref.tag}`
+      : `commit ${ref.commit}`;
+}
+
+// isomorphic-git's errors carry a stable `code`; turn them into GitErrors that name the repository.
+function wrap(uri: string, err: unknown, t: Transport): GitError {
+  if (err instanceof GitError) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  switch (code) {
+    case 'NotFoundError':
+      return new GitError('RefNotFound', uri, `not found on the server: ${message.replace(/^Could not find /, '')}`, {
+        cause: err,
+      });
+    case 'SmartHttpError':
+      return new GitError('Protocol', uri, 'the server does not speak the git smart HTTP protocol', { cause: err });
+    case 'HttpError':
+      return new GitError('Protocol', uri, `unexpected HTTP response: ${message}`, { cause: err });
+    case 'ParseError':
+    case 'InternalError':
+    case 'EmptyServerResponseError':
+    case 'RemoteCapabilityError':
+    case 'UnknownTransportError':
+      return new GitError('Protocol', uri, `protocol error: ${message}`, { cause: err });
+    default:
+      return networkError(uri, err, t.signal);
+  }
+}
+
+/**
+ * Learns which commit a branch or tag points at with one ls-refs exchange (protocol v2 with the ref
+ * as prefix; v1 servers answer with their whole advertisement). No objects are fetched. A commit
+ * reference is returned as is, without network access: it cannot change.
+ */
+export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<RefState> {
+  const full = fullRef(ref, remote.uri);
+  if (ref.commit !== undefined) return { commit: full, ref: full };
+  const t = openTransport(remote);
+  try {
+    const refs = await git.listServerRefs({
+      http: t.http,
+      url: t.url,
+      prefix: full,
+      protocolVersion: 2,
+      peelTags: true,
+    });
+    const hit = refs.find((r) => r.ref === full);
+    if (hit === undefined) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found`);
+    return { commit: hit.peeled ?? hit.oid, ref: full };
+  } catch (err: unknown) {
+    throw wrap(remote.uri, err, t);
+  } finally {
+    t.close();
+  }
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+// One operation at a time per git directory: isomorphic-git does not lock its files.
+async function exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  locks.set(key, settled);
+  try {
+    return await next;
+  } finally {
+    if (locks.get(key) === settled) locks.delete(key);
+  }
+}
+
+async function peel(gitdir: string, oid: string, uri: string): Promise<string> {
+  let current = oid;
+  for (let i = 0; i < 8; i++) {
+    const { type } = await git.readObject({ fs, gitdir, oid: current, format: 'deflated' });
+    if (type === 'commit') return current;
+    if (type !== 'tag') throw new GitError('Protocol', uri, `reference points at a ${type}, not a commit`);
+    current = (await git.readTag({ fs, gitdir, oid: current })).tag.object;
+  }
+  throw new GitError('Protocol', uri, 'tag chain too long');
+}
+
+/**
+ * Fetches the one commit of `ref` with depth 1 into `gitdir` (created when missing, reused after: what
+ * it already holds is offered to the server, so updates are incremental) and returns that commit.
+ */
+export async function fetchRef(
+  remote: GitRemote,
+  gitdir: string,
+  ref: RefSelector,
+  options: { bare?: boolean } = {},
+): Promise<string> {
+  const full = fullRef(ref, remote.uri);
+  return exclusive(gitdir, async () => {
+    await mkdir(gitdir, { recursive: true });
+    if (!fs.existsSync(join(gitdir, 'HEAD')))
+      await git.init({ fs, gitdir, bare: options.bare ?? true, defaultBranch: 'main' });
+    // Remote-tracking name under which the tip is kept, so the next fetch can say what it has.
+    const tracking =
+      ref.commit !== undefined ? full : `refs/remotes/origin/${full.replace(/^refs\/(heads|tags)\//, '$1/')}`;
+    const t = openTransport(remote);
+    try {
+      const result = await git.fetch({
+        fs,
+        http: t.http,
+        gitdir,
+        url: t.url,
+        ref: tracking,
+        remoteRef: full,
+        singleBranch: true,
+        depth: 1,
+        tags: false,
+      });
+      const head = result.fetchHead;
+      if (head === null) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found (empty repository)`);
+      const commit = await peel(gitdir, head, remote.uri);
+      if (ref.commit === undefined) await git.writeRef({ fs, gitdir, ref: tracking, value: commit, force: true });
+      return commit;
+    } catch (err: unknown) {
+      throw wrap(remote.uri, err, t);
+    } finally {
+      t.close();
+    }
+  });
+}
+
+/** Every file of a commit's tree with its mode and blob id (the commit must be in `gitdir`). */
+export async function listTree(gitdir: string, commit: string): Promise<TreeFile[]> {
+  const files: TreeFile[] = [];
+  const cache = {};
+  await git.walk({
+    fs,
+    gitdir,
+    cache,
+    trees: [git.TREE({ ref: commit })],
+    map: async (path, entries) => {
+      const [entry] = entries;
+      if (entry === null || entry === undefined || path === '.') return undefined;
+      const type = await entry.type();
+      if (type === 'blob') {
+        files.push({ path, mode: (await entry.mode()).toString(8), oid: await entry.oid() });
+      }
+      // Submodules (commit entries) are not part of the repository's content.
+      return type === 'commit' ? null : undefined;
+    },
+  });
+  return files;
+}
+
+/** Fetches `ref` into the cache directory and hashes the files matching `patterns` (see hashFiles). */
+export async function checkFiles(
+  remote: GitRemote,
+  cacheDir: string,
+  ref: RefSelector,
+  patterns: readonly string[],
+): Promise<{ commit: string; fileHash: string }> {
+  const commit = await fetchRef(remote, cacheDir, ref);
+  return { commit, fileHash: hashFiles(patterns, await listTree(cacheDir, commit)) };
+}
+
+/**
+ * Clones the one commit of `ref` into an empty or missing `destination` and checks its files out.
+ * With `preserveGitFolder` the `.git` folder stays, HEAD at that commit (on the branch for a branch
+ * reference, detached otherwise) with a clean status; without it `.git` is removed.
+ */
+export async function cloneRef(
+  remote: GitRemote,
+  destination: string,
+  ref: RefSelector,
+  options: { preserveGitFolder?: boolean } = {},
+): Promise<string> {
+  await mkdir(destination, { recursive: true });
+  const existing = await readdir(destination);
+  if (existing.length > 0) throw new GitError('Config', remote.uri, `destination ${destination} is not empty`);
+  const gitdir = join(destination, '.git');
+  try {
+    const commit = await fetchRef(remote, gitdir, ref, { bare: false });
+    await git.checkout({ fs, dir: destination, gitdir, ref: commit, force: true });
+    if (ref.branch !== undefined) {
+      await git.writeRef({ fs, gitdir, ref: `refs/heads/${ref.branch}`, value: commit, force: true });
+      await git.writeRef({ fs, gitdir, ref: 'HEAD', value: `refs/heads/${ref.branch}`, symbolic: true, force: true });
+    }
+    if (options.preserveGitFolder !== true) await rm(gitdir, { recursive: true, force: true });
+    return commit;
+  } catch (err: unknown) {
+    // Leave nothing half-cloned behind.
+    for (const entry of await readdir(destination))
+      await rm(join(destination, entry), { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,503 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
+import { type ClientChannel, Client as SshClient } from 'ssh2';
+import { GitError } from './errors.js';
+import {
+  fingerprint,
+  hostKeyAlgorithms,
+  keyTypeOf,
+  knownHostsName,
+  parseKnownHosts,
+  verifyHostKey,
+} from './known-hosts.js';
+import { FLUSH, PktReader, pktLine } from './pkt-line.js';
+import type { ParsedRepoUri } from './url.js';
+import { parseRepoUri } from './url.js';
+
+/** Credentials for a repository, already read from its Secret. */
+export type GitAuth =
+  | { readonly type: 'basic'; readonly username: string; readonly password: string }
+  /** The whole value of the Authorization header, e.g. `Bearer x` or `Basic <b64>` (as the original). */
+  | { readonly type: 'token'; readonly authorization: string }
+  | {
+      readonly type: 'ssh';
+      readonly privateKey: string;
+      readonly passphrase?: string | undefined;
+      /** known_hosts text; required unless insecureIgnoreHostKey. */
+      readonly knownHosts?: string | undefined;
+      readonly insecureIgnoreHostKey?: boolean | undefined;
+    };
+
+/** Counters of network use, for benchmarks and metrics. */
+export interface TransferStats {
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+/** How to reach one repository. */
+export interface GitRemote {
+  /** The repository URI as written in the GitRepo (used in messages; it holds no credentials). */
+  readonly uri: string;
+  readonly auth?: GitAuth | undefined;
+  /** Extra CA certificates (PEM) trusted besides the system roots. */
+  readonly caCert?: string | undefined;
+  readonly noVerifySsl?: boolean | undefined;
+  /** Proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY); pass process.env's from the start-up config. */
+  readonly proxyEnv?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Deadline of one whole operation; default 60 s. */
+  readonly timeoutMs?: number | undefined;
+  /** Most bytes one operation may receive; default 512 MiB. */
+  readonly maxBytes?: number | undefined;
+  readonly stats?: TransferStats | undefined;
+}
+
+/** Default deadline of an operation. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/** Default limit on the bytes an operation may receive. */
+export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
+
+/** What isomorphic-git needs for one operation: an HttpClient, the URL to give it, and cleanup. */
+export interface Transport {
+  readonly http: HttpClient;
+  /** URL handed to isomorphic-git; for ssh and git:// a placeholder the transport ignores. */
+  readonly url: string;
+  readonly signal: AbortSignal;
+  close(): void;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'EPROTO',
+]);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/** Maps a socket/TLS/abort error to a GitError naming the repository. */
+export function networkError(uri: string, err: unknown, signal: AbortSignal): GitError {
+  if (err instanceof GitError) return err;
+  if (signal.aborted) return new GitError('Timeout', uri, 'timed out', { cause: err });
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && TLS_CODES.has(code)) {
+    return new GitError('Tls', uri, `TLS verification failed (${code}); set tlsConfig.caCert to the server's CA`, {
+      cause: err,
+    });
+  }
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) {
+    return new GitError('Unreachable', uri, `cannot connect (${code})`, { cause: err });
+  }
+  return new GitError('Protocol', uri, `transport error: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
+}
+
+async function* chunks(body: GitHttpRequest['body'] | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (body === undefined) return;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) yield chunk;
+}
+
+async function collect(body: GitHttpRequest['body']): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks(body)) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** Counts and limits what a response body delivers. */
+async function* metered(
+  source: AsyncIterable<Uint8Array>,
+  remote: GitRemote,
+  state: { received: number },
+): AsyncGenerator<Uint8Array> {
+  const max = remote.maxBytes ?? DEFAULT_MAX_BYTES;
+  for await (const chunk of source) {
+    state.received += chunk.byteLength;
+    if (remote.stats !== undefined) remote.stats.bytesReceived += chunk.byteLength;
+    if (state.received > max) throw new GitError('TooLarge', remote.uri, `server sent more than ${max} bytes`);
+    yield chunk;
+  }
+}
+
+// ---------------------------------------------------------------- http(s)
+
+function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
+  const parsed = parseRepoUri(remote.uri);
+  const secure = parsed.scheme === 'https';
+  const agentOptions = {
+    keepAlive: true,
+    ...(remote.proxyEnv !== undefined ? { proxyEnv: { ...remote.proxyEnv } } : {}),
+  };
+  const agent = secure
+    ? new HttpsAgent({
+        ...agentOptions,
+        ca: remote.caCert !== undefined ? [...rootCertificates, remote.caCert] : undefined,
+        rejectUnauthorized: remote.noVerifySsl !== true,
+      })
+    : new HttpAgent(agentOptions);
+  const auth = remote.auth;
+  const authorization =
+    auth?.type === 'basic'
+      ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
+      : auth?.type === 'token'
+        ? auth.authorization
+        : undefined;
+  const state = { received: 0 };
+
+  const request = async (req: GitHttpRequest): Promise<GitHttpResponse> => {
+    const body = req.body === undefined ? undefined : await collect(req.body);
+    const headers: Record<string, string> = { ...req.headers, 'user-agent': 'git/isomorphic-git git-events-runner' };
+    if (authorization !== undefined) headers.authorization = authorization;
+    if (body !== undefined) headers['content-length'] = String(body.length);
+    if (remote.stats !== undefined) {
+      remote.stats.requests += 1;
+      remote.stats.bytesSent += body?.length ?? 0;
+    }
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = (secure ? httpsRequest : httpRequest)(
+        req.url,
+        { method: req.method ?? 'GET', headers, agent, signal },
+        resolve,
+      );
+      r.once('error', (err) => reject(networkError(remote.uri, err, signal)));
+      r.end(body);
+    });
+    const status = res.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      res.resume();
+      throw new GitError(
+        'AuthFailed',
+        remote.uri,
+        authorization === undefined
+          ? `authentication required (HTTP ${status})`
+          : `authentication failed (HTTP ${status})`,
+      );
+    }
+    if (status === 404) {
+      res.resume();
+      throw new GitError('NotFound', remote.uri, 'repository not found (HTTP 404)');
+    }
+    const responseHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) responseHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+    const wrapped = (async function* () {
+      try {
+        yield* metered(res, remote, state);
+      } catch (err: unknown) {
+        throw networkError(remote.uri, err, signal);
+      }
+    })();
+    return {
+      url: req.url,
+      method: req.method,
+      statusCode: status,
+      statusMessage: res.statusMessage ?? '',
+      headers: responseHeaders,
+      body: wrapped,
+    };
+  };
+
+  return {
+    http: { request },
+    url: remote.uri,
+    signal,
+    close: () => agent.destroy(),
+  };
+}
+
+// ---------------------------------------------------------------- ssh and git:// (stateful connections)
+
+/** A bidirectional byte stream to a remote git-upload-pack. */
+interface Connection {
+  readonly input: AsyncIterable<Uint8Array>;
+  write(data: Buffer): void;
+  /** Server diagnostics (ssh stderr), for error messages. */
+  diagnostics(): string;
+  close(): void;
+}
+
+const PLACEHOLDER = 'http://git-transport.invalid/repository';
+const ADVERTISEMENT_HEADER = Buffer.concat([pktLine('# service=git-upload-pack\n'), FLUSH]);
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+function openGitDaemon(
+  parsed: ParsedRepoUri,
+  v2: boolean,
+  remote: GitRemote,
+  signal: AbortSignal,
+): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = netConnect({ host: parsed.host, port: parsed.port, signal });
+    socket.once('error', (err) => reject(networkError(remote.uri, err, signal)));
+    socket.once('connect', () => {
+      // git-upload-pack <path>\0host=<host>\0[\0version=2\0]
+      const request = `git-upload-pack ${parsed.path}\0host=${parsed.host}:${parsed.port}\0${v2 ? '\0version=2\0' : ''}`;
+      socket.write(pktLine(request));
+      resolve({
+        input: socket,
+        write: (d) => socket.write(d),
+        diagnostics: () => '',
+        close: () => socket.destroy(),
+      });
+    });
+  });
+}
+
+function openSsh(parsed: ParsedRepoUri, v2: boolean, remote: GitRemote, signal: AbortSignal): Promise<Connection> {
+  const auth = remote.auth;
+  if (auth?.type !== 'ssh') {
+    return Promise.reject(
+      new GitError('Config', remote.uri, 'an ssh repository needs authConfig.type ssh with a private key'),
+    );
+  }
+  const entries = parseKnownHosts(auth.knownHosts ?? '');
+  const checkHostKey = auth.insecureIgnoreHostKey !== true;
+  if (checkHostKey && entries.length === 0) {
+    return Promise.reject(
+      new GitError(
+        'HostKeyUnknown',
+        remote.uri,
+        `no known_hosts: add the server's host key line (ssh-keyscan -p ${parsed.port} ${parsed.host}, verified out of band) under the known_hosts key of the auth Secret, or set authConfig.insecureIgnoreHostKey: true to accept any host key`,
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const client = new SshClient();
+    let hostKeyProblem: GitError | undefined;
+    let stderr = '';
+    const fail = (err: unknown) => {
+      client.end();
+      const message = err instanceof Error ? err.message : String(err);
+      const level = (err as { level?: unknown }).level;
+      if (hostKeyProblem !== undefined) reject(hostKeyProblem);
+      else if (level === 'client-authentication')
+        reject(new GitError('AuthFailed', remote.uri, 'ssh authentication failed (key not accepted)', { cause: err }));
+      else if (/passphrase|private key|Unsupported key format|Cannot parse privateKey/i.test(message)) {
+        reject(
+          new GitError('Config', remote.uri, `cannot use the ssh private key: ${message.replace(/\n.*/s, '')}`, {
+            cause: err,
+          }),
+        );
+      } else if (level === 'client-timeout')
+        reject(new GitError('Timeout', remote.uri, 'ssh handshake timed out', { cause: err }));
+      else reject(networkError(remote.uri, err, signal));
+    };
+    const onAbort = () => fail(new GitError('Timeout', remote.uri, 'timed out'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    client.once('error', fail);
+    client.once('ready', () => {
+      const command = `git-upload-pack ${shellQuote(parsed.path)}`;
+      client.exec(
+        command,
+        v2 ? { env: { GIT_PROTOCOL: 'version=2' } } : {},
+        (err: Error | undefined, channel: ClientChannel) => {
+          if (err !== undefined) {
+            fail(err);
+            return;
+          }
+          channel.stderr.on('data', (d: Buffer) => {
+            if (stderr.length < 4096) stderr += d.toString('utf8');
+          });
+          resolve({
+            input: channel,
+            write: (d) => channel.write(d),
+            diagnostics: () => stderr.trim(),
+            close: () => {
+              signal.removeEventListener('abort', onAbort);
+              client.end();
+            },
+          });
+        },
+      );
+    });
+    const algorithms = checkHostKey ? hostKeyAlgorithms(entries, parsed.host, parsed.port) : [];
+    try {
+      client.connect({
+        host: parsed.host,
+        port: parsed.port,
+        username: parsed.user,
+        privateKey: auth.privateKey,
+        ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}),
+        readyTimeout: remote.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        ...(algorithms.length > 0 ? { algorithms: { serverHostKey: algorithms as never } } : {}),
+        hostVerifier: (key: Buffer) => {
+          if (!checkHostKey) return true;
+          const verdict = verifyHostKey(entries, parsed.host, parsed.port, key);
+          if (verdict === 'trusted') return true;
+          const name = knownHostsName(parsed.host, parsed.port);
+          hostKeyProblem =
+            verdict === 'unknown'
+              ? new GitError(
+                  'HostKeyUnknown',
+                  remote.uri,
+                  `host key of ${name} (${fingerprint(key)}) is not in known_hosts; after verifying it out of band add: ${name} ${keyTypeOf(key)} ${key.toString('base64')}`,
+                )
+              : new GitError(
+                  'HostKeyMismatch',
+                  remote.uri,
+                  `host key of ${name} (${fingerprint(key)}) does not match known_hosts${verdict === 'revoked' ? ' (revoked)' : ''}: possible man-in-the-middle; the connection was refused`,
+                );
+          return false;
+        },
+      });
+    } catch (err: unknown) {
+      fail(err);
+    }
+  });
+}
+
+function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: AbortSignal): Transport {
+  let connection: Connection | undefined;
+  let reader: PktReader | undefined;
+  const state = { received: 0 };
+
+  const closeConnection = () => {
+    connection?.close();
+    connection = undefined;
+    reader = undefined;
+  };
+
+  const emptyStream = (conn: Connection): GitError => {
+    if (signal.aborted) return new GitError('Timeout', remote.uri, 'timed out');
+    const why = conn.diagnostics();
+    if (/not found|does not exist|does not appear to be a git repository|no such/i.test(why)) {
+      return new GitError('NotFound', remote.uri, `repository not found: ${why.split('\n')[0]}`);
+    }
+    return new GitError(
+      'Protocol',
+      remote.uri,
+      `server closed the connection${why === '' ? '' : `: ${why.split('\n')[0]}`}`,
+    );
+  };
+
+  // Reads packets up to and including the next flush; rejects ERR packets with the server's reason.
+  const untilFlush = async (conn: Connection, r: PktReader): Promise<Buffer[]> => {
+    const raw: Buffer[] = [];
+    for (;;) {
+      let next: Awaited<ReturnType<PktReader['read']>>;
+      try {
+        next = await r.read();
+      } catch (err: unknown) {
+        throw err instanceof GitError ? err : networkError(remote.uri, err, signal);
+      }
+      if (next === undefined) {
+        if (raw.length === 0 || signal.aborted) throw emptyStream(conn);
+        throw new GitError('Protocol', remote.uri, 'server closed the connection in the middle of a response');
+      }
+      if (next.packet.kind === 'data') {
+        const text = next.packet.payload.toString('utf8');
+        if (text.startsWith('ERR ')) {
+          const reason = text.slice(4).trim();
+          throw new GitError(
+            /not found|no such|not exported|does not appear/i.test(reason) ? 'NotFound' : 'Protocol',
+            remote.uri,
+            `server error: ${reason}`,
+          );
+        }
+      }
+      raw.push(next.raw);
+      if (next.packet.kind === 'flush') return raw;
+    }
+  };
+
+  const request = async (req: GitHttpRequest): Promise<GitHttpResponse> => {
+    const headers = { 'content-type': 'application/x-git-upload-pack-advertisement' };
+    if (remote.stats !== undefined) remote.stats.requests += 1;
+    if ((req.method ?? 'GET') === 'GET') {
+      // Discovery: open the connection and relay the advertisement as smart HTTP would.
+      closeConnection();
+      const v2 = Object.entries(req.headers ?? {}).some(
+        ([k, v]) => k.toLowerCase() === 'git-protocol' && v.includes('version=2'),
+      );
+      const conn =
+        parsed.scheme === 'git'
+          ? await openGitDaemon(parsed, v2, remote, signal)
+          : await openSsh(parsed, v2, remote, signal);
+      connection = conn;
+      reader = new PktReader(metered(conn.input, remote, state));
+      const advertisement = await untilFlush(conn, reader);
+      return {
+        url: req.url,
+        method: 'GET',
+        statusCode: 200,
+        statusMessage: 'OK',
+        headers,
+        body: (async function* () {
+          yield ADVERTISEMENT_HEADER;
+          for (const b of advertisement) yield b;
+        })(),
+      };
+    }
+    const conn = connection;
+    const r = reader;
+    if (conn === undefined || r === undefined) throw new GitError('Protocol', remote.uri, 'request without discovery');
+    const body = await collect(req.body);
+    if (remote.stats !== undefined) remote.stats.bytesSent += body.length;
+    conn.write(body);
+    const resultHeaders = { 'content-type': 'application/x-git-upload-pack-result' };
+    // A protocol v2 command is answered up to a flush and the server then waits for the next one;
+    // a v1 fetch is answered until the server closes the stream after the packfile.
+    if (body.subarray(4, 12).toString('ascii') === 'command=') {
+      const response = await untilFlush(conn, r);
+      closeConnection();
+      return {
+        url: req.url,
+        method: 'POST',
+        statusCode: 200,
+        statusMessage: 'OK',
+        headers: resultHeaders,
+        body: (async function* () {
+          for (const b of response) yield b;
+        })(),
+      };
+    }
+    const stream = (async function* () {
+      try {
+        yield* r.rest();
+      } catch (err: unknown) {
+        throw networkError(remote.uri, err, signal);
+      } finally {
+        closeConnection();
+      }
+    })();
+    return { url: req.url, method: 'POST', statusCode: 200, statusMessage: 'OK', headers: resultHeaders, body: stream };
+  };
+
+  return { http: { request }, url: PLACEHOLDER, signal, close: closeConnection };
+}
+
+/** Opens a transport for one operation on a repository; close() it when the operation ends. */
+export function openTransport(remote: GitRemote): Transport {
+  const signal = AbortSignal.timeout(remote.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let parsed: ParsedRepoUri;
+  try {
+    parsed = parseRepoUri(remote.uri);
+  } catch (err: unknown) {
+    throw new GitError('Config', remote.uri, err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  if (parsed.scheme === 'https' || parsed.scheme === 'http') return httpTransport(remote, signal);
+  if (remote.auth !== undefined && remote.auth.type !== 'ssh' && parsed.scheme === 'ssh') {
+    throw new GitError('Config', remote.uri, `authConfig.type ${remote.auth.type} cannot be used with an ssh URI`);
+  }
+  return statefulTransport(remote, parsed, signal);
+}

@@ -1,0 +1,46 @@
+/** Transport of a repository URI. */
+export type GitScheme = 'https' | 'http' | 'ssh' | 'git';
+
+/** A repository URI taken apart. */
+export interface ParsedRepoUri {
+  readonly scheme: GitScheme;
+  readonly host: string;
+  /** Explicit port, else the scheme's default (443, 80, 22, 9418). */
+  readonly port: number;
+  /** SSH login; `git` when the URI names none. */
+  readonly user: string;
+  /** Path on the server as the server expects it: absolute for URLs, as written for scp-like URIs. */
+  readonly path: string;
+}
+
+const DEFAULT_PORT: Record<GitScheme, number> = { https: 443, http: 80, ssh: 22, git: 9418 };
+const SCP_LIKE = /^(?:([^@/:]+)@)?([^@/:[\]]+|\[[^\]]+\]):(?!\/\/)(.+)$/;
+
+/** Parses the URI schemes a GitRepo accepts; throws an Error naming the URI otherwise. */
+export function parseRepoUri(uri: string): ParsedRepoUri {
+  const scp = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? null : SCP_LIKE.exec(uri);
+  if (scp !== null) {
+    const [, user = 'git', host = '', path = ''] = scp;
+    return { scheme: 'ssh', host: host.replace(/^\[|\]$/g, ''), port: 22, user, path };
+  }
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (err: unknown) {
+    throw new Error(`unsupported repository URI ${JSON.stringify(uri)}`, { cause: err });
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh' && scheme !== 'git') {
+    throw new Error(
+      `unsupported repository URI scheme ${JSON.stringify(url.protocol)} (use https, http, ssh, git or git@host:path)`,
+    );
+  }
+  if (url.hostname === '') throw new Error(`repository URI ${JSON.stringify(uri)} has no host`);
+  return {
+    scheme,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? DEFAULT_PORT[scheme] : Number(url.port),
+    user: url.username === '' ? 'git' : decodeURIComponent(url.username),
+    path: decodeURIComponent(url.pathname),
+  };
+}
