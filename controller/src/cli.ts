@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { buildProgram } from './program.js';
+import { buildProgram, CliError } from './program.js';
 
+// Exit codes: 0 success, 1 runtime failure (one line on stderr), 2 usage error.
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err: unknown) {
-  // commander has already printed its own message (help, unknown option); keep its exit code.
-  if (err instanceof CommanderError) process.exitCode = err.exitCode;
-  else {
-    process.stderr.write(`git-events-runner: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+  if (err instanceof CommanderError) {
+    // commander has printed its message already; help and version are not failures.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`git-events-runner: ${message.split('\n')[0]}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
   }
 }

@@ -1,1 +1,1 @@
-export { buildProgram, type CliIo } from './program.js';
+export { buildProgram, CliError, type CliIo } from './program.js';

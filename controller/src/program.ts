@@ -1,16 +1,51 @@
 import { renderCrdsYaml } from '@git-events-runner/shared';
-import { Command } from 'commander';
+import { isGitError, type RefSelector } from '@git-events-runner/shared/git';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Command, Option } from 'commander';
+import { jobNamespace, runClone } from './clone.js';
+import { SourceError } from './sources/errors.js';
 
-/** Where the CLI writes; injectable so tests capture output without spawning a process. */
+/** Where the CLI writes and how it reaches Kubernetes; injectable so tests run it in-process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Loads the Kubernetes client configuration (in-cluster, KUBECONFIG or ~/.kube/config by default). */
+  readonly kubeConfig?: () => KubeConfig;
+}
+
+/** An error the CLI reports in one line, with an exit code. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  readonly exitCode: number;
+
+  constructor(exitCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
 }
 
 const defaultIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
 };
+
+function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+interface CloneFlags {
+  kind: 'GitRepo' | 'ClusterGitRepo';
+  source: string;
+  branch?: string;
+  tag?: string;
+  commit?: string;
+  destination: string;
+  preserveGitFolder?: boolean;
+  debug?: boolean;
+  namespace?: string;
+}
 
 /** Builds the `git-events-runner` command line. Nothing runs until `parseAsync` is called. */
 export function buildProgram(io: CliIo = defaultIo): Command {
@@ -25,6 +60,60 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .action(() => {
       io.stdout(renderCrdsYaml());
     });
+
+  const clone = program
+    .command('clone')
+    .description(
+      "Clone one commit of a GitRepo or ClusterGitRepo into a directory: the action Job's init container. Reads the source and its Secrets with the Job's service account.",
+    )
+    .addOption(
+      new Option('-k, --kind <kind>', 'kind of the source')
+        .choices(['GitRepo', 'ClusterGitRepo'])
+        .makeOptionMandatory(),
+    )
+    .requiredOption('-s, --source <name>', 'name of the source')
+    .addOption(new Option('-b, --branch <branch>', 'branch to clone').conflicts(['tag', 'commit']))
+    .addOption(new Option('-t, --tag <tag>', 'tag to clone').conflicts(['branch', 'commit']))
+    .addOption(new Option('-c, --commit <sha>', 'commit to clone').conflicts(['branch', 'tag']))
+    .requiredOption('-d, --destination <dir>', 'empty or missing directory to clone into')
+    .option('-p, --preserve-git-folder', 'keep the .git folder (HEAD at the commit, clean status)')
+    .option('--debug', 'print progress on stderr')
+    .option(
+      '-n, --namespace <namespace>',
+      "namespace of the Job and GitRepo (default: the pod's, else the kubeconfig's)",
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  clone.action(async (flags: CloneFlags) => {
+    const ref: RefSelector | undefined =
+      flags.branch !== undefined
+        ? { branch: flags.branch }
+        : flags.tag !== undefined
+          ? { tag: flags.tag }
+          : flags.commit !== undefined
+            ? { commit: flags.commit }
+            : undefined;
+    if (ref === undefined) clone.error('error: one of --branch, --tag or --commit is required', { exitCode: 2 });
+    const kc = (io.kubeConfig ?? loadKubeConfig)();
+    const log = flags.debug === true ? (line: string) => io.stderr(`clone: ${line}\n`) : undefined;
+    try {
+      await runClone(
+        kc,
+        {
+          kind: flags.kind,
+          source: flags.source,
+          ref: ref as RefSelector,
+          destination: flags.destination,
+          preserveGitFolder: flags.preserveGitFolder === true,
+          namespace: flags.namespace ?? jobNamespace(kc),
+        },
+        log,
+      );
+    } catch (err: unknown) {
+      if (isGitError(err) || err instanceof SourceError) throw new CliError(1, err.message, { cause: err });
+      throw err;
+    }
+  });
 
   return program;
 }

@@ -118,18 +118,26 @@ export async function fetchRef(
   remote: GitRemote,
   gitdir: string,
   ref: RefSelector,
-  options: { bare?: boolean } = {},
+  options: { workTree?: string } = {},
 ): Promise<string> {
   const full = fullRef(ref, remote.uri);
   return exclusive(gitdir, async () => {
     await mkdir(gitdir, { recursive: true });
     if (!fs.existsSync(join(gitdir, 'HEAD')))
-      await git.init({ fs, gitdir, bare: options.bare ?? true, defaultBranch: 'main' });
+      await git.init({
+        fs,
+        gitdir,
+        dir: options.workTree ?? gitdir,
+        bare: options.workTree === undefined,
+        defaultBranch: 'main',
+      });
     // Remote-tracking name under which the tip is kept, so the next fetch can say what it has.
     const tracking =
       ref.commit !== undefined ? full : `refs/remotes/origin/${full.replace(/^refs\/(heads|tags)\//, '$1/')}`;
     const t = openTransport(remote);
     try {
+      // isomorphic-git records what it fetched through the remote's refspec.
+      await git.addRemote({ fs, gitdir, remote: 'origin', url: t.url, force: true });
       const result = await git.fetch({
         fs,
         http: t.http,
@@ -204,7 +212,7 @@ export async function cloneRef(
   if (existing.length > 0) throw new GitError('Config', remote.uri, `destination ${destination} is not empty`);
   const gitdir = join(destination, '.git');
   try {
-    const commit = await fetchRef(remote, gitdir, ref, { bare: false });
+    const commit = await fetchRef(remote, gitdir, ref, { workTree: destination });
     await git.checkout({ fs, dir: destination, gitdir, ref: commit, force: true });
     if (ref.branch !== undefined) {
       await git.writeRef({ fs, gitdir, ref: `refs/heads/${ref.branch}`, value: commit, force: true });

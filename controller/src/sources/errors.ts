@@ -1,0 +1,26 @@
+/** Why the settings of a source (its Secrets) could not be turned into credentials. */
+export const SOURCE_ERROR_CODES = [
+  'SecretNotFound',
+  'SecretKeyMissing',
+  'SecretForbidden',
+  'SecretUnavailable',
+  'SecretNotUtf8',
+  'NamespaceNotAllowed',
+  'SourceNotFound',
+  'SourceForbidden',
+  'SourceInvalid',
+] as const;
+
+/** One of SOURCE_ERROR_CODES. */
+export type SourceErrorCode = (typeof SOURCE_ERROR_CODES)[number];
+
+/** A source's configuration cannot be used; the message names the source and the Secret, never a value. */
+export class SourceError extends Error {
+  override readonly name = 'SourceError';
+  readonly code: SourceErrorCode;
+
+  constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
