@@ -185,14 +185,28 @@ export async function listTree(gitdir: string, commit: string): Promise<TreeFile
   return files;
 }
 
-/** Fetches `ref` into the cache directory and hashes the files matching `patterns` (see hashFiles). */
+async function hasCommit(gitdir: string, oid: string): Promise<boolean> {
+  try {
+    const { type } = await git.readObject({ fs, gitdir, oid, format: 'deflated' });
+    return type === 'commit';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The commit of `ref` and the hash of its files matching `patterns` (see hashFiles). The commit is
+ * learned with one ls-refs exchange; its objects are fetched (depth 1) into `cacheDir` only when that
+ * cache does not hold them yet, so an unchanged reference costs no fetch at all.
+ */
 export async function checkFiles(
   remote: GitRemote,
   cacheDir: string,
   ref: RefSelector,
   patterns: readonly string[],
 ): Promise<{ commit: string; fileHash: string }> {
-  const commit = await fetchRef(remote, cacheDir, ref);
+  const { commit: advertised } = await resolveRef(remote, ref);
+  const commit = (await hasCommit(cacheDir, advertised)) ? advertised : await fetchRef(remote, cacheDir, ref);
   return { commit, fileHash: hashFiles(patterns, await listTree(cacheDir, commit)) };
 }
 
