@@ -34,6 +34,8 @@ function describe(ref: RefSelector): string {
 
 // isomorphic-git's errors carry a stable `code`; turn them into GitErrors that name the repository.
 function wrap(uri: string, err: unknown, t: Transport): GitError {
+  const streamed = t.failure();
+  if (streamed !== undefined) return streamed;
   if (err instanceof GitError) return err;
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
@@ -74,6 +76,8 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
       protocolVersion: 2,
       peelTags: true,
     });
+    const streamed = t.failure();
+    if (streamed !== undefined) throw streamed;
     const hit = refs.find((r) => r.ref === full);
     if (hit === undefined) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found`);
     return { commit: hit.peeled ?? hit.oid, ref: full };
@@ -149,6 +153,8 @@ export async function fetchRef(
         depth: 1,
         tags: false,
       });
+      const streamed = t.failure();
+      if (streamed !== undefined) throw streamed;
       const head = result.fetchHead;
       if (head === null) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found (empty repository)`);
       const commit = await peel(gitdir, head, remote.uri);

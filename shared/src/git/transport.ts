@@ -66,6 +66,11 @@ export interface Transport {
   /** URL handed to isomorphic-git; for ssh and git:// a placeholder the transport ignores. */
   readonly url: string;
   readonly signal: AbortSignal;
+  /**
+   * The first error raised while streaming a response body. isomorphic-git swallows some of them (a
+   * truncated advertisement reads as an empty repository), so callers check this before trusting a result.
+   */
+  failure(): GitError | undefined;
   close(): void;
 }
 
@@ -122,16 +127,24 @@ async function collect(body: GitHttpRequest['body']): Promise<Buffer> {
 }
 
 /** Counts and limits what a response body delivers. */
+interface StreamState {
+  received: number;
+  failure?: GitError;
+}
+
 async function* metered(
   source: AsyncIterable<Uint8Array>,
   remote: GitRemote,
-  state: { received: number },
+  state: StreamState,
 ): AsyncGenerator<Uint8Array> {
   const max = remote.maxBytes ?? DEFAULT_MAX_BYTES;
   for await (const chunk of source) {
     state.received += chunk.byteLength;
     if (remote.stats !== undefined) remote.stats.bytesReceived += chunk.byteLength;
-    if (state.received > max) throw new GitError('TooLarge', remote.uri, `server sent more than ${max} bytes`);
+    if (state.received > max) {
+      state.failure ??= new GitError('TooLarge', remote.uri, `server sent more than ${max} bytes`);
+      throw state.failure;
+    }
     yield chunk;
   }
 }
@@ -159,7 +172,7 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
       : auth?.type === 'token'
         ? auth.authorization
         : undefined;
-  const state = { received: 0 };
+  const state: StreamState = { received: 0 };
 
   const request = async (req: GitHttpRequest): Promise<GitHttpResponse> => {
     const body = req.body === undefined ? undefined : await collect(req.body);
@@ -201,7 +214,8 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
       try {
         yield* metered(res, remote, state);
       } catch (err: unknown) {
-        throw networkError(remote.uri, err, signal);
+        state.failure ??= networkError(remote.uri, err, signal);
+        throw state.failure;
       }
     })();
     return {
@@ -218,6 +232,7 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
     http: { request },
     url: remote.uri,
     signal,
+    failure: () => state.failure,
     close: () => agent.destroy(),
   };
 }
@@ -369,7 +384,7 @@ function openSsh(parsed: ParsedRepoUri, v2: boolean, remote: GitRemote, signal: 
 function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: AbortSignal): Transport {
   let connection: Connection | undefined;
   let reader: PktReader | undefined;
-  const state = { received: 0 };
+  const state: StreamState = { received: 0 };
 
   const closeConnection = () => {
     connection?.close();
@@ -475,7 +490,8 @@ function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: Abo
       try {
         yield* r.rest();
       } catch (err: unknown) {
-        throw networkError(remote.uri, err, signal);
+        state.failure ??= networkError(remote.uri, err, signal);
+        throw state.failure;
       } finally {
         closeConnection();
       }
@@ -483,7 +499,7 @@ function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: Abo
     return { url: req.url, method: 'POST', statusCode: 200, statusMessage: 'OK', headers: resultHeaders, body: stream };
   };
 
-  return { http: { request }, url: PLACEHOLDER, signal, close: closeConnection };
+  return { http: { request }, url: PLACEHOLDER, signal, failure: () => state.failure, close: closeConnection };
 }
 
 /** Opens a transport for one operation on a repository; close() it when the operation ends. */
