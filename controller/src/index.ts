@@ -1,1 +1,11 @@
+export { type CloneRequest, jobNamespace, runClone } from './clone.js';
 export { buildProgram, CliError, type CliIo } from './program.js';
+export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from './sources/errors.js';
+export { buildRemote, type RemoteDefaults, type SourceObject, secretNamespace } from './sources/remote.js';
+export {
+  DirectSecrets,
+  type SecretData,
+  type SecretLookup,
+  WatchedSecrets,
+  type WatchedSecretsOptions,
+} from './sources/secrets.js';

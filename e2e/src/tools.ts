@@ -37,6 +37,11 @@ export function run(
     });
     child.once('error', reject);
     child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+    // A command that exits without reading its input closes the pipe: EPIPE on stdin is not a failure
+    // of the command (its exit code says how it went), so it must not become an uncaught exception.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin?.end(options.input ?? '');
   });
 }

@@ -82,6 +82,7 @@ export class WatchedSecrets implements SecretLookup {
   readonly #now: () => number;
   readonly #random: () => number;
   #sweeper: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(kc: KubeConfig, api: CoreV1Api, options: WatchedSecretsOptions = {}) {
     this.#kc = kc;
@@ -99,6 +100,7 @@ export class WatchedSecrets implements SecretLookup {
   }
 
   async get(namespace: string, name: string): Promise<SecretData | undefined> {
+    if (this.#stopped) return this.#direct.get(namespace, name);
     const key = `${namespace}/${name}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
@@ -122,6 +124,7 @@ export class WatchedSecrets implements SecretLookup {
       // ListWatch stops for good on errors other than 410 and timeouts: restart it later.
       entry.synced = false;
       entry.failures += 1;
+      if (this.#stopped) return;
       const [first, max] = this.#backoff;
       const delay = Math.min(max, first * 2 ** (entry.failures - 1)) * (0.5 + this.#random() / 2);
       clearTimeout(entry.restart);
@@ -163,6 +166,7 @@ export class WatchedSecrets implements SecretLookup {
 
   /** Stops every watch. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     const entries = [...this.#entries.values()];
