@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { mintKubeconfig } from './control-plane.js';
 import { kubectl, kubectlOk } from './kube.js';
@@ -49,4 +50,18 @@ export async function testNamespace(cluster: TestCluster, prefix = 't'): Promise
     body: { metadata: { name, labels: { 'git-events-runner.rs/test': 'true' } } },
   });
   return name;
+}
+
+/**
+ * Calls `fn` until `ok` accepts its result or `timeoutMs` passes, and returns the last result. For state
+ * that converges (RBAC caches, watches); the caller still asserts on what it gets.
+ */
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await fn();
+  while (!ok(value) && Date.now() < deadline) {
+    await sleep(100);
+    value = await fn();
+  }
+  return value;
 }

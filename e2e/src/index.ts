@@ -45,7 +45,7 @@ export {
   startHangingServer,
   type TagIds,
 } from './git-servers.js';
-export { ENV, type TestCluster, testCluster, testNamespace } from './harness.js';
+export { ENV, eventually, type TestCluster, testCluster, testNamespace } from './harness.js';
 export { installCrds, kubectl, kubectlOk } from './kube.js';
 export { type CertificateAuthority, createCertificateAuthority, type KeyPair } from './pki.js';
 export { alive } from './processes.js';

@@ -5,7 +5,7 @@ import { API_VERSION } from '@git-events-runner/shared';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
-import { repoRoot, run, testCluster, testNamespace } from '../src/index.js';
+import { eventually, repoRoot, run, testCluster, testNamespace } from '../src/index.js';
 
 // `git-events-runner clone` run as a process, as the Job's init container would, with a kubeconfig for a
 // user that may only get the sources and the Secrets it needs.
@@ -123,16 +123,6 @@ const clone = (args: string[]) => {
     env: { ...process.env, KUBECONFIG: kubeconfig },
   }).then((r) => ({ ...r, destination }));
 };
-
-// RBAC caches converge quickly but not instantly after the bindings are created.
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  let v = await fn();
-  for (let i = 0; i < 20 && !ok(v); i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    v = await fn();
-  }
-  return v;
-}
 
 t.test('https source with basic auth and a CA: files checked out, .git removed', async (t) => {
   const r = await eventually(

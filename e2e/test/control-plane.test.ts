@@ -4,7 +4,16 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { alive, kubectl, kubectlOk, run, startControlPlane, testCluster, testNamespace } from '../src/index.js';
+import {
+  alive,
+  eventually,
+  kubectl,
+  kubectlOk,
+  run,
+  startControlPlane,
+  testCluster,
+  testNamespace,
+} from '../src/index.js';
 
 const cluster = testCluster();
 
@@ -54,11 +63,10 @@ t.test('RBAC is on: a minted user has only the rights bound to its name or group
     '--group=team-a',
   ]);
   // RBAC bindings take effect at once, but the authorizer cache is eventually consistent: poll briefly.
-  let allowed = await kubectl(cluster.binDir, alice, ['-n', ns, 'get', 'gitrepos']);
-  for (let i = 0; i < 20 && allowed.code !== 0; i++) {
-    await sleep(250);
-    allowed = await kubectl(cluster.binDir, alice, ['-n', ns, 'get', 'gitrepos']);
-  }
+  const allowed = await eventually(
+    () => kubectl(cluster.binDir, alice, ['-n', ns, 'get', 'gitrepos']),
+    (r) => r.code === 0,
+  );
   t.equal(allowed.code, 0, allowed.stderr);
   const whoami = JSON.parse((await kubectl(cluster.binDir, alice, ['auth', 'whoami', '-o', 'json'])).stdout) as {
     status: { userInfo: { username: string; groups: string[] } };

@@ -1,4 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -321,4 +323,38 @@ t.test('a kept .git has HEAD at the commit and a clean status', async (t) => {
   const plain = newDir();
   await cloneRef({ uri: servers.urls.http('public') }, plain, { commit: first });
   t.notOk((await run('test', ['-e', join(plain, '.git')])).code === 0, '.git removed by default');
+});
+
+t.test('HTTPS_PROXY is honoured and NO_PROXY bypasses it', async (t) => {
+  // A CONNECT proxy on loopback that counts the tunnels it opens.
+  const tunnels: string[] = [];
+  const proxy = createServer((_req, res) => {
+    res.writeHead(405).end();
+  });
+  proxy.on('connect', (req, client, head) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  const address = proxy.address();
+  const proxyUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  const remote = { uri: servers.urls.https('public'), caCert: servers.https.caCert };
+  t.equal((await resolveRef({ ...remote, proxyEnv: { HTTPS_PROXY: proxyUrl } }, { branch: 'main' })).commit, first);
+  t.ok(tunnels.length >= 1, `tunnelled through the proxy: ${tunnels.join(', ')}`);
+  const before = tunnels.length;
+  t.equal(
+    (await resolveRef({ ...remote, proxyEnv: { HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } }, { branch: 'main' }))
+      .commit,
+    first,
+  );
+  t.equal(tunnels.length, before, 'NO_PROXY bypasses the proxy');
 });

@@ -1,20 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { buildRemote, SourceError, WatchedSecrets } from '@git-events-runner/controller';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
-import { testCluster, testNamespace } from '../src/index.js';
+import { eventually, testCluster, testNamespace } from '../src/index.js';
 
 const cluster = testCluster();
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < deadline) {
-    await sleep(100);
-    v = await fn();
-  }
-  return v;
-}
 
 t.test('the watched Secret cache follows rotation and deletion', async (t) => {
   const ns = await testNamespace(cluster, 'secrets');
@@ -34,7 +23,7 @@ t.test('the watched Secret cache follows rotation and deletion', async (t) => {
   });
   t.equal(
     (
-      await until(
+      await eventually(
         () => cache.get(ns, 'auth'),
         (v) => v?.token?.toString() === 'two',
       )
@@ -44,7 +33,7 @@ t.test('the watched Secret cache follows rotation and deletion', async (t) => {
   );
   await core.deleteNamespacedSecret({ namespace: ns, name: 'auth' });
   t.equal(
-    await until(
+    await eventually(
       () => cache.get(ns, 'auth'),
       (v) => v === undefined,
     ),
@@ -81,7 +70,7 @@ t.test('without list/watch rights the cache reads directly; without get it fails
   const limited = kc.makeApiClient(CoreV1Api);
   const cache = new WatchedSecrets(kc, limited, { backoffMs: [50, 200] });
   t.teardown(() => cache.stop());
-  const data = await until(
+  const data = await eventually(
     () => cache.get(ns, 'auth').catch(() => undefined),
     (v) => v !== undefined,
   );
