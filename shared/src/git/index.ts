@@ -8,7 +8,16 @@ export {
   parseKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
-export { checkFiles, cloneRef, fetchRef, listTree, type RefSelector, type RefState, resolveRef } from './operations.js';
+export {
+  cacheDirFor,
+  checkFiles,
+  cloneRef,
+  fetchRef,
+  listTree,
+  type RefSelector,
+  type RefState,
+  resolveRef,
+} from './operations.js';
 export {
   DEFAULT_MAX_BYTES,
   DEFAULT_TIMEOUT_MS,

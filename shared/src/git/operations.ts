@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -166,6 +167,11 @@ export async function fetchRef(
       t.close();
     }
   });
+}
+
+/** The cache directory of a repository under `root`: one per repository URI, reused across checks. */
+export function cacheDirFor(root: string, uri: string): string {
+  return join(root, `${createHash('sha256').update(uri).digest('hex').slice(0, 24)}.git`);
 }
 
 /** Every file of a commit's tree with its mode and blob id (the commit must be in `gitdir`). */

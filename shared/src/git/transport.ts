@@ -287,15 +287,6 @@ function openSsh(parsed: ParsedRepoUri, v2: boolean, remote: GitRemote, signal: 
   }
   const entries = parseKnownHosts(auth.knownHosts ?? '');
   const checkHostKey = auth.insecureIgnoreHostKey !== true;
-  if (checkHostKey && entries.length === 0) {
-    return Promise.reject(
-      new GitError(
-        'HostKeyUnknown',
-        remote.uri,
-        `no known_hosts: add the server's host key line (ssh-keyscan -p ${parsed.port} ${parsed.host}, verified out of band) under the known_hosts key of the auth Secret, or set authConfig.insecureIgnoreHostKey: true to accept any host key`,
-      ),
-    );
-  }
   return new Promise((resolve, reject) => {
     const client = new SshClient();
     let hostKeyProblem: GitError | undefined;
@@ -365,7 +356,7 @@ function openSsh(parsed: ParsedRepoUri, v2: boolean, remote: GitRemote, signal: 
               ? new GitError(
                   'HostKeyUnknown',
                   remote.uri,
-                  `host key of ${name} (${fingerprint(key)}) is not in known_hosts; after verifying it out of band add: ${name} ${keyTypeOf(key)} ${key.toString('base64')}`,
+                  `host key of ${name} (${fingerprint(key)}) is not in known_hosts${entries.length === 0 ? ' (the auth Secret has none)' : ''}; after verifying the fingerprint out of band, add to the known_hosts key of the auth Secret: ${name} ${keyTypeOf(key)} ${key.toString('base64')} (or set authConfig.insecureIgnoreHostKey: true to accept any key)`,
                 )
               : new GitError(
                   'HostKeyMismatch',
