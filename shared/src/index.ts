@@ -19,6 +19,8 @@ export {
   KINDS,
   type KindDefinition,
   type KindName,
+  type LastError,
+  type LastJob,
   type PrinterColumn,
   REPO_URI_PATTERN,
   type ScheduleTriggerSpec,

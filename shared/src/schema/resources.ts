@@ -302,6 +302,13 @@ const Schedule = Type.Object(
         description: 'Cron expression (5, 6 or 7 fields, optionally prefixed with TZ=<zone>).',
       }),
     ),
+    timeZone: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'IANA time zone of the cron expression (default: UTC); a TZ= prefix in cron wins.',
+      }),
+    ),
   },
   {
     description: 'Exactly one of interval or cron.',
@@ -339,6 +346,28 @@ const Webhook = Type.Object(
   { description: 'Webhook settings.' },
 );
 
+const LastError = Type.Object(
+  {
+    reason: Type.String({ description: 'Stable reason, e.g. AuthFailed, Timeout, RefNotFound.' }),
+    message: Type.String({ maxLength: 2048, description: 'What went wrong (never contains a secret).' }),
+    time: Type.String({ description: 'When it happened (RFC 3339).' }),
+  },
+  { description: 'The last failed check of this source; absent after a successful one.' },
+);
+
+const LastJob = Type.Object(
+  {
+    name: Type.String({ description: 'Name of the Job.' }),
+    commit: Type.Optional(Type.String({ description: 'Commit the Job runs.' })),
+    phase: StringEnum(['Queued', 'Running', 'Succeeded', 'Failed', 'Expired', 'Deleted'] as const, {
+      description: 'Phase of the Job.',
+    }),
+    startTime: Type.Optional(Type.String({ description: 'When the Job started.' })),
+    completionTime: Type.Optional(Type.String({ description: 'When the Job ended.' })),
+  },
+  { description: 'The last Job started for this source.' },
+);
+
 const CheckedSource = Type.Object({
   commitHash: Type.Optional(Type.String({ description: 'Last commit seen.' })),
   fileHash: Type.Optional(Type.String({ description: 'Hash of the watched files at that commit.' })),
@@ -347,6 +376,8 @@ const CheckedSource = Type.Object({
       description: 'When an action was last started for this source.',
     }),
   ),
+  lastError: Type.Optional(LastError),
+  lastJob: Type.Optional(LastJob),
 });
 
 const Condition = Type.Object(
@@ -404,16 +435,42 @@ const TriggerStatus = Type.Object(
   { description: 'Observed state of the trigger.' },
 );
 
+const triggerControls = {
+  suspend: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Stop scheduled checks (webhooks are refused) until set back to false.',
+    }),
+  ),
+  concurrencyPolicy: Type.Optional(
+    StringEnum(['Allow', 'Forbid', 'Replace'] as const, {
+      default: 'Allow',
+      description:
+        'What to do when a Job for the same trigger and source is still active: Allow another, Forbid a new one (the change stays pending), or Replace the active one.',
+    }),
+  ),
+};
+
 const ScheduleTriggerSpec = Type.Object({
   sources: TriggerSources,
   schedule: Schedule,
   action: ActionRef,
+  ...triggerControls,
+  startingDeadlineSeconds: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      format: 'int64',
+      description:
+        'A run missed while no controller was leading still runs if it is at most this late; without it a missed run always runs (once).',
+    }),
+  ),
 });
 
 const WebhookTriggerSpec = Type.Object({
   sources: TriggerSources,
   action: ActionRef,
   webhook: Webhook,
+  ...triggerControls,
 });
 
 // ---------------------------------------------------------------- actions
@@ -706,3 +763,5 @@ export type TriggerStatus = Static<typeof TriggerStatus>;
 export type GitRef = Static<typeof GitRef>;
 export type TriggerCondition = Static<typeof Condition>;
 export type CheckedSource = Static<typeof CheckedSource>;
+export type LastJob = Static<typeof LastJob>;
+export type LastError = Static<typeof LastError>;
