@@ -3,6 +3,17 @@ import { isGitError, type RefSelector } from '@git-events-runner/shared/git';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command, Option } from 'commander';
 import { jobNamespace, runClone } from './clone.js';
+import {
+  addRunOptions,
+  defaultRuntimeConfig,
+  FlagsError,
+  processEnvironment,
+  type RunFlags,
+  renderRuntimeConfig,
+  toRunOptions,
+} from './config/index.js';
+import { startController } from './runtime/controller.js';
+import { createLogger } from './runtime/logger.js';
 import { SourceError } from './sources/errors.js';
 
 /** Where the CLI writes and how it reaches Kubernetes; injectable so tests run it in-process. */
@@ -60,6 +71,50 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .action(() => {
       io.stdout(renderCrdsYaml());
     });
+
+  program
+    .command('config')
+    .description('Print the default runtime configuration (the runtimeConfig key of the runtime ConfigMap) as YAML.')
+    .option('-t, --helm-template', "print the Helm chart's template of it instead")
+    .action((flags: { helmTemplate?: boolean }) => {
+      io.stdout(renderRuntimeConfig({ helmTemplate: flags.helmTemplate === true }));
+    });
+
+  const run = addRunOptions(
+    program
+      .command('run')
+      .description(
+        'Run the controller: watch triggers, check sources, launch Jobs; probes and metrics on the utility port.',
+      ),
+  );
+  run.action(async (flags: RunFlags) => {
+    let options: ReturnType<typeof toRunOptions>;
+    try {
+      options = toRunOptions(flags, processEnvironment());
+    } catch (err: unknown) {
+      if (err instanceof FlagsError) run.error(`error: ${err.message}`, { exitCode: 2 });
+      throw err;
+    }
+    const log = createLogger(options.log.format, options.log.level);
+    const kc = (io.kubeConfig ?? loadKubeConfig)();
+    const env = process.env;
+    const proxyEnv = {
+      HTTPS_PROXY: env.HTTPS_PROXY ?? env.https_proxy,
+      HTTP_PROXY: env.HTTP_PROXY ?? env.http_proxy,
+      NO_PROXY: env.NO_PROXY ?? env.no_proxy,
+    };
+    const controller = await startController(kc, options, log, defaultRuntimeConfig(), {
+      proxyEnv,
+      ...(env.GER_LISTEN_HOST !== undefined ? { listenHost: env.GER_LISTEN_HOST } : {}),
+    });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        log.info({ signal }, 'signal received');
+        controller.stop().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown failed'));
+      });
+    }
+    await controller.done;
+  });
 
   const clone = program
     .command('clone')

@@ -7,6 +7,7 @@ export {
   mintKubeconfig,
   startControlPlane,
 } from './control-plane.js';
+export { type ControllerProcess, startControllerProcess } from './controller-process.js';
 export {
   type BasicCredentials,
   type CommitOptions,

@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type TLiteral, type TSchema, Type } from '@sinclair/typebox';
 import { authTypeFitsScheme, exactlyOneOf, type Rule } from './rules.js';
 
 /** API group of every custom resource. */
@@ -26,10 +26,8 @@ function StringEnum<const T extends readonly string[]>(
   values: T,
   options: { description?: string; default?: T[number] } = {},
 ) {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)),
-    options,
-  );
+  // The cast keeps each literal's type, so Static<> is the union of the values rather than string.
+  return Type.Union(values.map((v) => Type.Literal(v)) as TLiteral<T[number]>[], options);
 }
 
 const NonEmpty = (description: string) => Type.String({ minLength: 1, description });

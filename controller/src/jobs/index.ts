@@ -1,0 +1,14 @@
+export {
+  ANNOTATIONS,
+  buildJob,
+  CLONER_SECURITY_CONTEXT,
+  CLONER_SUBCOMMAND,
+  JOB_BUILD_ERROR_CODES,
+  JobBuildError,
+  type JobBuildErrorCode,
+  type JobRequest,
+  LABELS,
+  MANAGED_BY,
+  refOf,
+} from './build.js';
+export { isValidLabelValue, jobName, labelValue, MAX_JOB_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH } from './names.js';

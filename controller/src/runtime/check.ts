@@ -1,0 +1,369 @@
+import { type CheckedSource, type GitRef, GROUP, type TriggerStatus, VERSION } from '@git-events-runner/shared';
+import { cacheDirFor, checkFiles, type GitRemote, isGitError, resolveRef } from '@git-events-runner/shared/git';
+import type { BatchV1Api, CustomObjectsApi, EventsV1Api, V1Job } from '@kubernetes/client-node';
+import { V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { RuntimeConfig } from '../config/index.js';
+import { buildJob, LABELS } from '../jobs/index.js';
+import { SourceError } from '../sources/errors.js';
+import { buildRemote, type SourceObject } from '../sources/remote.js';
+import type { SecretLookup } from '../sources/secrets.js';
+import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
+import { messageOf, type Semaphore, statusOf, timestamp } from './util.js';
+import type { ActionObject, TriggerObject, World } from './world.js';
+
+/** Everything a check needs; built once by the controller. */
+export interface CheckContext {
+  readonly world: World;
+  readonly custom: CustomObjectsApi;
+  readonly batch: BatchV1Api;
+  readonly events: EventsV1Api;
+  readonly secrets: SecretLookup;
+  readonly runtimeConfig: () => RuntimeConfig;
+  readonly identity: string;
+  readonly cloneFolder: string;
+  readonly gitTimeoutMs: number;
+  readonly proxyEnv: Readonly<Record<string, string | undefined>>;
+  readonly perHost: (host: string) => Semaphore;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly onJobCreated?: (job: V1Job) => void;
+}
+
+/** What started a check. */
+export interface CheckRequest {
+  readonly kind: 'ScheduleTrigger' | 'WebhookTrigger';
+  readonly namespace: string;
+  readonly name: string;
+  /** Check only this source (webhooks); all sources otherwise. */
+  readonly source?: string;
+  /** Unique key of this run for onChangeOnly:false Jobs: the schedule slot or the webhook request id. */
+  readonly runKey: string;
+}
+
+const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktriggers' } as const;
+
+// Checks of the same repository, ref and credentials that are due together share one ls-refs.
+const inFlight = new Map<string, Promise<{ commit: string }>>();
+
+function coalescedResolve(ctx: CheckContext, remote: GitRemote, ref: GitRef): Promise<{ commit: string }> {
+  const auth = remote.auth === undefined ? '' : JSON.stringify(remote.auth);
+  const key = `${remote.uri}\0${JSON.stringify(ref)}\0${auth}\0${remote.caCert ?? ''}\0${remote.noVerifySsl === true}`;
+  const running = inFlight.get(key);
+  if (running !== undefined) return running;
+  const host = new URL(remote.uri.startsWith('git@') ? `ssh://${remote.uri.replace(':', '/')}` : remote.uri).hostname;
+  const promise = ctx.perHost(host).run(() => resolveRef(remote, ref));
+  inFlight.set(key, promise);
+  promise
+    .finally(() => {
+      if (inFlight.get(key) === promise) inFlight.delete(key);
+    })
+    .catch(() => undefined);
+  return promise;
+}
+
+function reasonOf(err: unknown): string {
+  if (isGitError(err)) return err.code;
+  if (err instanceof SourceError) return err.code;
+  return 'CheckFailed';
+}
+
+/** Publishes an events.k8s.io Event about a trigger; failures are logged, never fatal. */
+export async function publishEvent(
+  ctx: Pick<CheckContext, 'events' | 'identity' | 'log' | 'now'>,
+  trigger: { kind: string; namespace: string; name: string; uid?: string | undefined },
+  type: 'Normal' | 'Warning',
+  reason: string,
+  action: string,
+  note: string,
+): Promise<void> {
+  try {
+    await ctx.events.createNamespacedEvent({
+      namespace: trigger.namespace,
+      body: {
+        metadata: { generateName: `${trigger.name.slice(0, 200)}-`, namespace: trigger.namespace },
+        eventTime: new V1MicroTime(ctx.now()),
+        reportingController: 'git-events-runner.rs/controller',
+        reportingInstance: ctx.identity.slice(0, 128),
+        action,
+        reason,
+        type,
+        note: note.slice(0, 1024),
+        regarding: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: trigger.kind,
+          namespace: trigger.namespace,
+          name: trigger.name,
+          uid: trigger.uid,
+        },
+      },
+    });
+  } catch (err: unknown) {
+    ctx.log.warn(
+      { trigger: `${trigger.namespace}/${trigger.name}`, reason, err: messageOf(err) },
+      'could not publish an Event',
+    );
+  }
+}
+
+function lookupAction(world: World, trigger: TriggerObject): ActionObject | undefined {
+  const ref = trigger.spec.action;
+  return ref.kind === 'Action'
+    ? world.actions.get(ref.name, trigger.metadata.namespace)
+    : world.clusterActions.get(ref.name);
+}
+
+function sourceObject(world: World, trigger: TriggerObject, name: string): SourceObject | undefined {
+  const kind = trigger.spec.sources.kind ?? 'GitRepo';
+  const obj =
+    kind === 'GitRepo' ? world.gitRepos.get(name, trigger.metadata.namespace) : world.clusterGitRepos.get(name);
+  if (obj === undefined) return undefined;
+  return { kind, name, namespace: kind === 'GitRepo' ? trigger.metadata.namespace : undefined, spec: obj.spec };
+}
+
+function activeJobs(world: World, triggerUid: string, source: string): V1Job[] {
+  return world.jobs
+    .list()
+    .filter(
+      (j) =>
+        j.metadata?.labels?.[LABELS.triggerUid] === triggerUid &&
+        j.metadata?.annotations?.['git-events-runner.rs/source'] === source &&
+        (j.status?.succeeded ?? 0) === 0 &&
+        (j.status?.failed ?? 0) === 0 &&
+        j.metadata?.deletionTimestamp === undefined,
+    );
+}
+
+async function checkSource(
+  ctx: CheckContext,
+  trigger: TriggerObject,
+  name: string,
+  req: CheckRequest,
+): Promise<SourceResult> {
+  const previous = trigger.status?.checkedSources?.[name];
+  const source = sourceObject(ctx.world, trigger, name);
+  const watch = trigger.spec.sources.watchOn ?? { onChangeOnly: true, reference: { branch: 'main' } };
+  const ref: GitRef = watch.reference ?? { branch: 'main' };
+  if (source === undefined) {
+    return {
+      source: name,
+      ok: false,
+      reason: 'SourceNotFound',
+      message: `${trigger.spec.sources.kind ?? 'GitRepo'} ${name} not found`,
+      previous,
+    };
+  }
+  let commit: string;
+  let fileHash: string | undefined;
+  try {
+    const remote: GitRemote = {
+      ...(await buildRemote(source, trigger.metadata.namespace ?? '', ctx.secrets, {
+        proxyEnv: ctx.proxyEnv,
+        timeoutMs: ctx.gitTimeoutMs,
+      })),
+    };
+    if (watch.files !== undefined && watch.files.length > 0) {
+      const result = await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files);
+      commit = result.commit;
+      fileHash = result.fileHash;
+    } else {
+      commit = (await coalescedResolve(ctx, remote, ref)).commit;
+    }
+  } catch (err: unknown) {
+    return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
+  }
+  const changed = fileHash !== undefined ? previous?.fileHash !== fileHash : previous?.commitHash !== commit;
+  const onChangeOnly = watch.onChangeOnly ?? true;
+  const unchanged: CheckedSource = { ...previous, commitHash: commit, ...(fileHash !== undefined ? { fileHash } : {}) };
+  delete unchanged.lastError;
+  if (!changed && onChangeOnly) return { source: name, ok: true, entry: unchanged };
+
+  const action = lookupAction(ctx.world, trigger);
+  if (action === undefined) {
+    // Nothing recorded: the change is still pending and fires once the action exists.
+    return {
+      source: name,
+      ok: false,
+      reason: 'ActionNotFound',
+      message: `${trigger.spec.action.kind} ${trigger.spec.action.name} not found`,
+      previous,
+    };
+  }
+  const uid = trigger.metadata.uid ?? '';
+  const policy = trigger.spec.concurrencyPolicy ?? 'Allow';
+  const active = policy === 'Allow' ? [] : activeJobs(ctx.world, uid, name);
+  if (policy === 'Forbid' && active.length > 0) {
+    ctx.log.info(
+      { trigger: `${req.namespace}/${req.name}`, source: name },
+      'a Job is still active: change stays pending (Forbid)',
+    );
+    return { source: name, ok: true, entry: previous ?? {} };
+  }
+  for (const job of active) {
+    await ctx.batch
+      .deleteNamespacedJob({
+        name: job.metadata?.name ?? '',
+        namespace: job.metadata?.namespace ?? '',
+        propagationPolicy: 'Background',
+      })
+      .catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw err;
+      });
+  }
+  const runKey = onChangeOnly ? `${commit}${fileHash === undefined ? '' : `:${fileHash}`}` : req.runKey;
+  const job = buildJob({
+    trigger: { kind: req.kind, name: req.name, namespace: req.namespace, uid },
+    source: { kind: source.kind, name },
+    reference: ref,
+    commit,
+    action: {
+      kind: trigger.spec.action.kind,
+      name: action.metadata.name,
+      uid: action.metadata.uid ?? '',
+      spec: action.spec,
+    },
+    config: ctx.runtimeConfig(),
+    runKey,
+    // Every Job starts suspended: the leader admits Jobs from the cluster-wide queue.
+    suspend: true,
+    controllerIdentity: ctx.identity,
+  });
+  const waitTimeout = action.spec.actionJob?.jobWaitingTimeoutSeconds;
+  job.metadata = {
+    ...job.metadata,
+    annotations: {
+      ...job.metadata?.annotations,
+      // Full names (labels may be truncated) and the Action's own wait timeout, for the queue.
+      'git-events-runner.rs/trigger': req.name,
+      'git-events-runner.rs/source': name,
+      ...(waitTimeout !== undefined ? { 'git-events-runner.rs/wait-timeout-seconds': String(waitTimeout) } : {}),
+    },
+  };
+  const jobName = job.metadata.name ?? '';
+  try {
+    const created = await ctx.batch.createNamespacedJob({ namespace: req.namespace, body: job });
+    ctx.onJobCreated?.(created);
+    await publishEvent(
+      ctx,
+      { kind: req.kind, namespace: req.namespace, name: req.name, uid },
+      'Normal',
+      'JobCreated',
+      'CreateJob',
+      `Job ${jobName} created for ${name} at ${commit.slice(0, 12)}`,
+    );
+  } catch (err: unknown) {
+    // A Job of this run exists already (another replica, a redelivery): the same work, done once.
+    if (statusOf(err) !== 409)
+      return {
+        source: name,
+        ok: false,
+        reason: 'JobCreateFailed',
+        message: `cannot create Job ${jobName}: ${messageOf(err)}`,
+        previous,
+      };
+  }
+  const now = timestamp(ctx.now());
+  return {
+    source: name,
+    ok: true,
+    entry: { ...unchanged, changed: now, lastJob: { name: jobName, commit, phase: 'Queued' } },
+  };
+}
+
+/** Result of a check run. */
+export interface CheckOutcome {
+  readonly found: boolean;
+  readonly results: readonly SourceResult[];
+}
+
+/**
+ * One check of a trigger: each source (or the requested one) is compared with the trigger's status and
+ * a Job is started where the seed says; then the status is written once, merged onto fresh state.
+ */
+export async function runCheck(ctx: CheckContext, req: CheckRequest): Promise<CheckOutcome> {
+  const cache = req.kind === 'ScheduleTrigger' ? ctx.world.scheduleTriggers : ctx.world.webhookTriggers;
+  const trigger = await readTrigger(ctx, req).catch(
+    () => cache.get(req.name, req.namespace) as TriggerObject | undefined,
+  );
+  if (trigger === undefined) return { found: false, results: [] };
+  const names = req.source !== undefined ? [req.source] : [...new Set(trigger.spec.sources.names)];
+  const results: SourceResult[] = [];
+  for (const name of names) results.push(await checkSource(ctx, trigger, name, req));
+  for (const r of results) {
+    if (r.ok) continue;
+    const before = r.previous?.lastError;
+    if (before?.reason !== r.reason || before?.message !== r.message) {
+      await publishEvent(
+        ctx,
+        { kind: req.kind, namespace: req.namespace, name: req.name, uid: trigger.metadata.uid },
+        'Warning',
+        'CheckFailed',
+        'CheckSource',
+        `${r.source}: ${r.message}`,
+      );
+    }
+  }
+  await writeStatus(ctx, req, (fresh, generation) => {
+    const now = timestamp(ctx.now());
+    const { reason, message } = checkReadiness(results);
+    const ready = readyCondition({
+      generation,
+      previous: fresh?.conditions?.find((c) => c.type === 'Ready'),
+      now,
+      reason,
+      message,
+    });
+    return mergeStatus({ fresh, names: trigger.spec.sources.names, results, now, generation, ready, lastRun: now });
+  });
+  return { found: true, results };
+}
+
+async function readTrigger(
+  ctx: CheckContext,
+  req: { kind: keyof typeof PLURAL; namespace: string; name: string },
+): Promise<TriggerObject | undefined> {
+  try {
+    return (await ctx.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: req.namespace,
+      plural: PLURAL[req.kind],
+      name: req.name,
+    })) as TriggerObject;
+  } catch (err: unknown) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Writes a trigger's status computed from its freshest state, with optimistic concurrency (the
+ * resourceVersion read is the one written against; a conflict re-reads and recomputes). Nothing is
+ * written when the status would not change.
+ */
+export async function writeStatus(
+  ctx: Pick<CheckContext, 'custom' | 'log'>,
+  req: { kind: keyof typeof PLURAL; namespace: string; name: string },
+  compute: (fresh: TriggerStatus | undefined, generation: number) => TriggerStatus,
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await readTrigger(ctx as CheckContext, req);
+    if (current === undefined) return;
+    const next = compute(current.status, current.metadata.generation ?? 0);
+    if (sameJson(next, current.status)) return;
+    try {
+      await ctx.custom.replaceNamespacedCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        namespace: req.namespace,
+        plural: PLURAL[req.kind],
+        name: req.name,
+        body: { ...current, status: next },
+      });
+      return;
+    } catch (err: unknown) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+  ctx.log.warn({ trigger: `${req.namespace}/${req.name}` }, 'status write kept conflicting; giving up for this run');
+}

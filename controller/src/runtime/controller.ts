@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
+import { WatchedSecrets } from '../sources/secrets.js';
+import type { CheckContext } from './check.js';
+import { LeaderElector } from './leader.js';
+import { Metrics } from './metrics.js';
+import { JobQueue } from './queue.js';
+import { TriggerScheduler } from './scheduler.js';
+import { buildUtilityApp } from './server.js';
+import { messageOf, Semaphore } from './util.js';
+import { World } from './world.js';
+
+/** What the controller takes from its process environment, read once at start-up. */
+export interface ProcessInputs {
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (either case) for git over http(s). */
+  readonly proxyEnv: Readonly<Record<string, string | undefined>>;
+  /** Address the utility server binds (default all interfaces, for the kubelet and Prometheus). */
+  readonly listenHost?: string;
+}
+
+/** A running controller process. */
+export interface RunningController {
+  readonly identity: string;
+  /** Resolves when the process has shut down (after stop() or a signal). */
+  readonly done: Promise<void>;
+  /** Port the utility server listens on. */
+  readonly utilityPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `git-events-runner run`: caches, leader election, schedules and the Job queue on the leader, probes and
+ * metrics everywhere. Returns once the utility server listens; readiness follows the caches.
+ */
+export async function startController(
+  kc: KubeConfig,
+  options: RunOptions,
+  log: Logger,
+  defaults: RuntimeConfig,
+  process_: ProcessInputs,
+): Promise<RunningController> {
+  const identity = `${hostname()}-${randomUUID()}`;
+  const metrics = new Metrics(options.metricsPrefix);
+  const core = kc.makeApiClient(CoreV1Api);
+  let runtimeConfig: RuntimeConfig = defaults;
+  let shuttingDown = false;
+  let scheduler: TriggerScheduler | undefined;
+  let queue: JobQueue | undefined;
+
+  const hosts = new Map<string, Semaphore>();
+  const world: World = new World(
+    kc,
+    log,
+    { namespace: options.namespace, configMapName: options.configMapName },
+    {
+      onScheduleTrigger: (t, kind) => scheduler?.sync(t, kind),
+      onJob: (job, kind) => queue?.observe(job, kind),
+      onConfigMap: (cm: V1ConfigMap, kind) => {
+        if (kind === 'delete') {
+          log.warn({ configMap: options.configMapName }, 'runtime ConfigMap deleted; keeping the last configuration');
+          return;
+        }
+        const text = cm.data?.runtimeConfig;
+        if (text === undefined) {
+          log.warn(
+            { configMap: options.configMapName },
+            'runtime ConfigMap has no runtimeConfig key; keeping the last configuration',
+          );
+          return;
+        }
+        try {
+          runtimeConfig = parseRuntimeConfig(text);
+          log.info({ configMap: options.configMapName }, 'runtime configuration loaded');
+          queue?.poke();
+        } catch (err: unknown) {
+          log.warn(
+            { configMap: options.configMapName, err: messageOf(err) },
+            'invalid runtime configuration; keeping the previous one',
+          );
+        }
+      },
+    },
+  );
+  const secrets = new WatchedSecrets(kc, core, { idleMs: Math.max(60, options.secretsCacheTimeSeconds) * 1000 });
+  const ctx: CheckContext = {
+    world,
+    custom: kc.makeApiClient(CustomObjectsApi),
+    batch: kc.makeApiClient(BatchV1Api),
+    events: kc.makeApiClient(EventsV1Api),
+    secrets,
+    runtimeConfig: () => runtimeConfig,
+    identity,
+    cloneFolder: options.sourceCloneFolder,
+    gitTimeoutMs: options.gitTimeoutSeconds * 1000,
+    proxyEnv: process_.proxyEnv,
+    perHost: (host) => {
+      let s = hosts.get(host);
+      if (s === undefined) {
+        s = new Semaphore(options.perHostParallelism);
+        hosts.set(host, s);
+      }
+      return s;
+    },
+    log,
+    now: Date.now,
+  };
+
+  const becameLeader = async (leading: boolean) => {
+    metrics.leader.set(leading ? 1 : 0);
+    if (leading) {
+      await world.firstSync();
+      if (shuttingDown || !elector.leading) return;
+      scheduler = new TriggerScheduler(ctx, metrics, options.scheduleParallelism);
+      queue = new JobQueue(ctx, metrics);
+      queue.start();
+      for (const t of world.scheduleTriggers.list()) scheduler.sync(t, 'add');
+    } else {
+      // Losing the lease stops leader work at once; running checks finish in the background.
+      const s = scheduler;
+      scheduler = undefined;
+      queue?.stop();
+      queue = undefined;
+      await s?.stop(0);
+    }
+  };
+  const elector = new LeaderElector(
+    kc.makeApiClient(CoordinationV1Api),
+    {
+      namespace: options.namespace,
+      leaseName: options.leaderLease.name,
+      identity,
+      durationSeconds: options.leaderLease.durationSeconds,
+      graceSeconds: options.leaderLease.graceSeconds,
+    },
+    log,
+    (leading) => {
+      becameLeader(leading).catch((err: unknown) => log.error({ err: messageOf(err) }, 'leader transition failed'));
+    },
+  );
+
+  const app = buildUtilityApp({
+    registry: metrics.registry,
+    logger: log,
+    notReady: () => {
+      metrics.watchesSynced.set(world.synced ? 1 : 0);
+      if (shuttingDown) return 'shutting down';
+      const unsynced = world.unsynced;
+      return unsynced.length === 0 ? undefined : `caches not synced: ${unsynced.join(', ')}`;
+    },
+  });
+  await app.listen({ port: options.utilityPort, host: process_.listenHost ?? '0.0.0.0' });
+  const address = app.server.address();
+  const utilityPort = typeof address === 'object' && address !== null ? address.port : options.utilityPort;
+
+  world.start();
+  world
+    .firstSync()
+    .then(() => {
+      log.info({ identity }, 'caches synced');
+      if (!shuttingDown) elector.start();
+    })
+    .catch((err: unknown) => log.error({ err: messageOf(err) }, 'cache sync failed'));
+
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      shuttingDown = true;
+      log.info({ identity }, 'shutting down');
+      const s = scheduler;
+      scheduler = undefined;
+      queue?.stop();
+      await s?.stop(options.shutdownTimeoutSeconds * 1000);
+      await elector.stop();
+      await app.close();
+      await secrets.stop();
+      await world.stop();
+      log.info({ identity }, 'stopped');
+      resolveDone();
+    })();
+    return stopping;
+  };
+  return { identity, done, utilityPort, stop };
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './processes.js';
+import { repoRoot } from './tools.js';
+
+/** A `git-events-runner run` child process. */
+export interface ControllerProcess {
+  readonly child: ChildProcess;
+  readonly utilityPort: number;
+  /** Everything it logged so far (JSON lines). */
+  logs(): string;
+  /** GET on the utility server: status code and body. */
+  get(path: string): Promise<{ status: number; body: string }>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** Starts the built controller with a kubeconfig and extra flags; resolves once /ready answers 200. */
+export async function startControllerProcess(options: {
+  kubeconfig: string;
+  namespace: string;
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  waitReady?: boolean;
+}): Promise<ControllerProcess> {
+  const utilityPort = await freePort();
+  const webhooksPort = await freePort();
+  const cli = join(repoRoot(), 'controller', 'dist', 'src', 'cli.js');
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'run',
+      '--namespace',
+      options.namespace,
+      '--utility-port',
+      String(utilityPort),
+      '--webhooks-port',
+      String(webhooksPort),
+      ...(options.args ?? []),
+    ],
+    {
+      env: { ...process.env, KUBECONFIG: options.kubeconfig, GER_LISTEN_HOST: '127.0.0.1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let logs = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    logs += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    logs += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const handle: ControllerProcess = {
+    child,
+    utilityPort,
+    logs: () => logs,
+    get: (path) => get(utilityPort, path),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+  if (options.waitReady !== false) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if ((await handle.get('/ready')).status === 200) break;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`controller did not become ready:\n${logs.slice(-3000)}`);
+      }
+      await sleep(200);
+    }
+  }
+  return handle;
+}
