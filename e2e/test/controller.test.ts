@@ -33,7 +33,7 @@ t.teardown(() => servers.stop());
 const fx = servers.fixtures;
 
 await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
-const controller: ControllerProcess = await startControllerProcess({
+let controller: ControllerProcess = await startControllerProcess({
   kubeconfig: plane.kubeconfig,
   namespace: 'ger-system',
   args: ['--log-level', 'debug'],
@@ -176,4 +176,479 @@ t.test('first check creates the Job, a new commit a second one, no change none',
       .slice(0, 3)
       .join('\n')}`,
   );
+});
+
+async function condition(ns: string, name: string, plural = 'scheduletriggers') {
+  return (await status(ns, name, plural)).conditions?.find((c) => c.type === 'Ready');
+}
+async function eventReasons(ns: string): Promise<string[]> {
+  return (await events.listNamespacedEvent({ namespace: ns })).items.map((e) => e.reason ?? '');
+}
+// The HELP line mentions "1" too: match the sample line itself.
+const isLeader = (metrics: string) => /^git_events_runner_leader 1$/m.test(metrics);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('onChangeOnly false fires every interval, each run its own Job', async (t) => {
+  const ns = await namespace();
+  await repo('always');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('always') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  const list = await eventually(
+    () => jobs(ns),
+    (j) => j.length >= 3,
+    20_000,
+  );
+  t.ok(list.length >= 3, `${list.length} Jobs`);
+  t.equal(new Set(list.map((j) => j.metadata?.name)).size, list.length, 'distinct names');
+  await kubectl(['-n', ns, 'delete', 'scheduletrigger', 'trig']);
+  await sleep(1500);
+  const after = (await jobs(ns)).length;
+  await sleep(2500);
+  t.equal((await jobs(ns)).length, after, 'deleting the trigger stops its schedule');
+});
+
+t.test(
+  'missing Action or source: condition and Event, and the pending change fires once the Action exists',
+  async (t) => {
+    const ns = await namespace();
+    await repo('missing');
+    await kubectl(
+      ['apply', '-f', '-'],
+      [
+        obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('missing') }),
+        obj('ScheduleTrigger', ns, 'noact', {
+          sources: { names: ['src'] },
+          schedule: { interval: '1s' },
+          action: { kind: 'Action', name: 'later' },
+        }),
+        obj('ScheduleTrigger', ns, 'nosrc', {
+          sources: { names: ['ghost'] },
+          schedule: { interval: '1s' },
+          action: { kind: 'Action', name: 'later' },
+        }),
+      ].join('---\n'),
+    );
+    const c1 = await eventually(
+      () => condition(ns, 'noact'),
+      (c) => c?.reason === 'ActionNotFound',
+      15_000,
+    );
+    t.equal(c1?.status, 'False');
+    t.match(c1?.message, /Action later not found/);
+    const c2 = await eventually(
+      () => condition(ns, 'nosrc'),
+      (c) => c?.reason === 'SourceNotFound',
+      15_000,
+    );
+    t.match(c2?.message, /GitRepo ghost not found/);
+    t.ok(
+      (
+        await eventually(
+          () => eventReasons(ns),
+          (r) => r.includes('CheckFailed'),
+        )
+      ).includes('CheckFailed'),
+      'CheckFailed Event',
+    );
+    t.equal((await jobs(ns)).length, 0);
+    await kubectl(['apply', '-f', '-'], obj('Action', ns, 'later', {}));
+    const created = await eventually(
+      () => jobs(ns),
+      (j) => j.length === 1,
+      15_000,
+    );
+    t.equal(created.length, 1, 'the pending change fired');
+    t.equal(
+      (
+        await eventually(
+          () => condition(ns, 'noact'),
+          (c) => c?.reason === 'Checked',
+        )
+      )?.status,
+      'True',
+    );
+  },
+);
+
+t.test('an invalid schedule sets WrongConfig with a condition and an Event', async (t) => {
+  const ns = await namespace();
+  await kubectl(
+    ['apply', '-f', '-'],
+    obj('ScheduleTrigger', ns, 'bad', {
+      sources: { names: ['x'] },
+      schedule: { cron: '61 * * * *' },
+      action: { kind: 'Action', name: 'a' },
+    }),
+  );
+  const s = await eventually(
+    () => status(ns, 'bad'),
+    (x) => x.state === 'WrongConfig',
+    15_000,
+  );
+  t.equal(s.state, 'WrongConfig');
+  const c = s.conditions?.find((x) => x.type === 'Ready');
+  t.equal(c?.reason, 'InvalidSchedule');
+  t.match(c?.message, /invalid schedule/);
+  t.ok(
+    (
+      await eventually(
+        () => eventReasons(ns),
+        (r) => r.includes('InvalidConfiguration'),
+      )
+    ).includes('InvalidConfiguration'),
+  );
+  await kubectl([
+    '-n',
+    ns,
+    'patch',
+    'scheduletrigger',
+    'bad',
+    '--type=merge',
+    '-p',
+    '{"spec":{"schedule":{"cron":"0 * * * *"}}}',
+  ]);
+  t.not(
+    (
+      await eventually(
+        () => condition(ns, 'bad'),
+        (x) => x?.reason !== 'InvalidSchedule',
+      )
+    )?.reason,
+    'InvalidSchedule',
+    'fixing the schedule clears it',
+  );
+});
+
+t.test('suspend stops checks; the run-now annotation requests one', async (t) => {
+  const ns = await namespace();
+  await repo('suspend');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('suspend') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        suspend: true,
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  t.equal(
+    (
+      await eventually(
+        () => condition(ns, 'trig'),
+        (c) => c?.reason === 'Suspended',
+        15_000,
+      )
+    )?.status,
+    'False',
+  );
+  await sleep(2000);
+  t.equal((await jobs(ns)).length, 0, 'no check while suspended');
+  await kubectl(['-n', ns, 'patch', 'scheduletrigger', 'trig', '--type=merge', '-p', '{"spec":{"suspend":false}}']);
+  t.equal(
+    (
+      await eventually(
+        () => jobs(ns),
+        (j) => j.length === 1,
+        15_000,
+      )
+    ).length,
+    1,
+    'first check after resuming',
+  );
+  await sleep(1500);
+  t.equal((await jobs(ns)).length, 1, 'next check is an hour away');
+  await kubectl([
+    '-n',
+    ns,
+    'annotate',
+    'scheduletrigger',
+    'trig',
+    `git-events-runner.rs/run-requested-at=${new Date().toISOString()}`,
+  ]);
+  t.equal(
+    (
+      await eventually(
+        () => jobs(ns),
+        (j) => j.length === 2,
+        15_000,
+      )
+    ).length,
+    2,
+    'run now',
+  );
+  const annotations = JSON.parse(
+    (await kubectl(['-n', ns, 'get', 'scheduletrigger', 'trig', '-o', 'jsonpath={.metadata.annotations}'])) || '{}',
+  ) as Record<string, string>;
+  t.equal(annotations['git-events-runner.rs/run-requested-at'], undefined, 'the request is cleared once handled');
+});
+
+t.test('tags, commits, file globs, ClusterGitRepo, ClusterAction with sourceOverride', async (t) => {
+  const ns = await namespace();
+  const c1 = await repo('refs');
+  await fx.annotatedTag('refs', 'v1', undefined, 'v1');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('ClusterGitRepo', undefined, `${ns}-repo`, { repoUri: servers.urls.http('refs') }),
+      obj('ClusterAction', undefined, `${ns}-act`, {
+        sourceOverride: { kind: 'ClusterGitRepo', name: `${ns}-repo`, reference: { branch: 'main' } },
+      }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'tag', {
+        sources: {
+          kind: 'ClusterGitRepo',
+          names: [`${ns}-repo`],
+          watchOn: { onChangeOnly: true, reference: { tag: 'v1' } },
+        },
+        schedule: { interval: '1s' },
+        action: { kind: 'ClusterAction', name: `${ns}-act` },
+      }),
+      obj('ScheduleTrigger', ns, 'commit', {
+        sources: {
+          kind: 'ClusterGitRepo',
+          names: [`${ns}-repo`],
+          watchOn: { onChangeOnly: true, reference: { commit: c1 } },
+        },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+      obj('ScheduleTrigger', ns, 'files', {
+        sources: { kind: 'ClusterGitRepo', names: [`${ns}-repo`], watchOn: { onChangeOnly: true, files: ['chart/'] } },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  const byTrigger = async () => {
+    const all = await jobs(ns);
+    const of = (name: string) => all.filter((j) => j.metadata?.labels?.['git-events-runner.rs/trigger-name'] === name);
+    return { tag: of('tag'), commit: of('commit'), files: of('files') };
+  };
+  const first = await eventually(
+    byTrigger,
+    (x) => x.tag.length === 1 && x.commit.length === 1 && x.files.length === 1,
+    20_000,
+  );
+  const tagJob = first.tag[0]!;
+  t.match(
+    tagJob.spec?.template.spec?.initContainers?.[0]?.args?.join(' '),
+    '--kind ClusterGitRepo',
+    'ClusterAction clones its override',
+  );
+  t.match(tagJob.spec?.template.spec?.initContainers?.[0]?.args?.join(' '), '--branch main');
+  const env = Object.fromEntries((tagJob.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+  t.equal(env.ACTION_JOB_TRIGGER_SOURCE_COMMIT, c1, 'the annotated tag is peeled to its commit');
+  t.equal(env.ACTION_JOB_TRIGGER_SOURCE_REF_TYPE, 'tag');
+  t.equal(env.ACTION_JOB_ACTION_SOURCE_KIND, 'ClusterGitRepo');
+  await fx.commit('refs', { 'README.md': 'outside\n' }, 'outside the filter');
+  await sleep(3000);
+  const mid = await byTrigger();
+  t.equal(mid.files.length, 1, 'a change outside the files filter fires nothing');
+  t.equal(mid.commit.length, 1, 'a commit reference never changes');
+  t.equal(mid.tag.length, 1, 'the tag did not move');
+  await fx.commit('refs', { 'chart/values.yaml': 'a: 9\n' }, 'inside the filter');
+  t.equal(
+    (await eventually(byTrigger, (x) => x.files.length === 2, 20_000)).files.length,
+    2,
+    'a change inside the filter fires',
+  );
+});
+
+t.test('maxRunningJobs: Jobs wait suspended until capacity frees; reload from the ConfigMap', async (t) => {
+  const ns = await namespace();
+  await repo('queue');
+  await core.createNamespacedConfigMap({
+    namespace: 'ger-system',
+    body: { metadata: { name: 'git-events-runner-config' }, data: { runtimeConfig: 'action:\n  maxRunningJobs: 1\n' } },
+  });
+  t.teardown(() =>
+    core.deleteNamespacedConfigMap({ namespace: 'ger-system', name: 'git-events-runner-config' }).then(() => undefined),
+  );
+  await eventually(
+    async () => controller.logs().includes('runtime configuration loaded'),
+    (x) => x,
+  );
+  // Finish every earlier Job so only this test's count.
+  for (const j of (await batch.listJobForAllNamespaces({})).items)
+    if ((j.status?.succeeded ?? 0) === 0) await complete(j);
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('queue') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'a', {
+        sources: { names: ['src'] },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+      obj('ScheduleTrigger', ns, 'b', {
+        sources: { names: ['src'] },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  const both = await eventually(
+    () => jobs(ns),
+    (j) => j.length === 2 && j.filter((x) => x.spec?.suspend === false).length === 1,
+    20_000,
+  );
+  t.equal(both.filter((x) => x.spec?.suspend === false).length, 1, 'one admitted');
+  t.equal(both.filter((x) => x.spec?.suspend === true).length, 1, 'one waiting, suspended');
+  await sleep(1500);
+  t.equal((await jobs(ns)).filter((x) => x.spec?.suspend === false).length, 1, 'still one');
+  const running = both.find((x) => x.spec?.suspend === false)!;
+  await complete(await batch.readNamespacedJob({ name: running.metadata?.name ?? '', namespace: ns }));
+  const after = await eventually(
+    () => jobs(ns),
+    (j) => j.every((x) => x.spec?.suspend === false),
+    15_000,
+  );
+  t.ok(
+    after.every((x) => x.spec?.suspend === false),
+    'the waiting Job is admitted when the first completes',
+  );
+  const trig = running.metadata?.labels?.['git-events-runner.rs/trigger-name'] ?? '';
+  const s = await eventually(
+    () => status(ns, trig),
+    (x) => x.checkedSources?.src?.lastJob?.phase === 'Succeeded',
+    15_000,
+  );
+  t.equal(s.checkedSources?.src?.lastJob?.phase, 'Succeeded', 'the Job outcome is on the trigger');
+  t.ok(
+    (
+      await eventually(
+        () => eventReasons(ns),
+        (r) => r.includes('JobSucceeded'),
+      )
+    ).includes('JobSucceeded'),
+  );
+});
+
+t.test('metrics and probes', async (t) => {
+  const metrics = await controller.get('/metrics');
+  t.equal(metrics.status, 200);
+  for (const name of [
+    'git_events_runner_trigger_checks_total',
+    'git_events_runner_jobs_queue_limit',
+    'git_events_runner_jobs_queue_completed_total',
+  ]) {
+    t.match(metrics.body, new RegExp(`^${name}`, 'm'), `${name} has samples`);
+  }
+  t.ok(isLeader(metrics.body), 'this replica leads');
+  // Every Job completed so far (all by this controller's lifetime) is counted exactly once.
+  const succeeded = (await batch.listJobForAllNamespaces({})).items.filter(
+    (j) => (j.status?.succeeded ?? 0) > 0,
+  ).length;
+  t.ok(succeeded > 0);
+  t.match(
+    metrics.body,
+    new RegExp(`^git_events_runner_jobs_queue_completed_total\\{status="Succeed"\\} ${succeeded}$`, 'm'),
+    `${succeeded} Jobs counted once each`,
+  );
+  t.equal((await controller.get('/alive')).status, 200);
+  t.equal((await controller.get('/ready')).status, 200);
+});
+
+t.test('restart: no immediate re-run, no duplicate Job; SIGTERM exits 0 and releases the lease', async (t) => {
+  const ns = await namespace();
+  await repo('restart');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('restart') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  await eventually(
+    () => jobs(ns),
+    (j) => j.length === 1,
+    15_000,
+  );
+  const before = await status(ns, 'trig');
+  t.equal(await controller.stop('SIGTERM'), 0, 'exit code 0');
+  const lease = JSON.parse(
+    await kubectl(['-n', 'ger-system', 'get', 'lease', 'git-events-runner-leader-lock', '-o', 'json']),
+  ) as { spec: { holderIdentity?: string } };
+  t.equal(lease.spec.holderIdentity ?? '', '', 'lease released');
+  controller = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system' });
+  await eventually(
+    () => controller.get('/metrics'),
+    (m) => isLeader(m.body),
+    15_000,
+  );
+  await sleep(3000);
+  t.equal((await jobs(ns)).length, 1, 'no immediate re-run after restart');
+  t.equal((await status(ns, 'trig')).lastRun, before.lastRun, 'lastRun honoured');
+});
+
+t.test('two controllers: one leader; killing it hands over within the lease duration', async (t) => {
+  await controller.stop('SIGTERM');
+  const args = ['--leader-lease-duration', '4', '--leader-lease-grace', '1'];
+  const a = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system', args });
+  const b = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system', args });
+  t.teardown(() => b.stop('SIGKILL'));
+  const leaders = async () => {
+    const [ma, mb] = await Promise.all([a.get('/metrics'), b.get('/metrics')]);
+    return [isLeader(ma.body), isLeader(mb.body)];
+  };
+  const first = await eventually(leaders, (l) => l.filter(Boolean).length === 1, 15_000);
+  t.equal(first.filter(Boolean).length, 1, 'exactly one leader');
+  const [leader, follower] = first[0] ? [a, b] : [b, a];
+  await sleep(2000);
+  t.same((await leaders()).filter(Boolean).length, 1, 'still one leader');
+  const killedAt = Date.now();
+  await leader.stop('SIGKILL');
+  await eventually(
+    () => follower.get('/metrics'),
+    (m) => isLeader(m.body),
+    15_000,
+  );
+  const took = Date.now() - killedAt;
+  t.ok(took < 4000 + 3000, `took over in ${took} ms (lease 4 s)`);
+  const ns = await namespace();
+  await repo('failover');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('failover') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        sources: { names: ['src'] },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  t.equal(
+    (
+      await eventually(
+        () => jobs(ns),
+        (j) => j.length === 1,
+        15_000,
+      )
+    ).length,
+    1,
+    'the new leader runs schedules',
+  );
+  controller = follower;
 });
