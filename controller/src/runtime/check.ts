@@ -43,22 +43,36 @@ export interface CheckRequest {
 
 const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktriggers' } as const;
 
-// Checks of the same repository, ref and credentials that are due together share one ls-refs.
-const inFlight = new Map<string, Promise<{ commit: string }>>();
+// Checks of the same repository, ref and credentials that fall due together share one ls-refs: a result
+// is reused while its exchange is in flight and for a short window after it succeeded (a commit landing
+// inside that window is seen by the next check instead).
+const COALESCE_WINDOW_MS = 2000;
+const recent = new Map<string, { promise: Promise<{ commit: string }>; settledAt?: number }>();
 
 function coalescedResolve(ctx: CheckContext, remote: GitRemote, ref: GitRef): Promise<{ commit: string }> {
   const auth = remote.auth === undefined ? '' : JSON.stringify(remote.auth);
   const key = `${remote.uri}\0${JSON.stringify(ref)}\0${auth}\0${remote.caCert ?? ''}\0${remote.noVerifySsl === true}`;
-  const running = inFlight.get(key);
-  if (running !== undefined) return running;
+  const now = ctx.now();
+  const hit = recent.get(key);
+  if (hit !== undefined && (hit.settledAt === undefined || now - hit.settledAt < COALESCE_WINDOW_MS))
+    return hit.promise;
+  if (recent.size > 10_000) {
+    for (const [k, v] of recent)
+      if (v.settledAt !== undefined && now - v.settledAt >= COALESCE_WINDOW_MS) recent.delete(k);
+  }
   const host = new URL(remote.uri.startsWith('git@') ? `ssh://${remote.uri.replace(':', '/')}` : remote.uri).hostname;
   const promise = ctx.perHost(host).run(() => resolveRef(remote, ref));
-  inFlight.set(key, promise);
-  promise
-    .finally(() => {
-      if (inFlight.get(key) === promise) inFlight.delete(key);
-    })
-    .catch(() => undefined);
+  const entry: { promise: Promise<{ commit: string }>; settledAt?: number } = { promise };
+  recent.set(key, entry);
+  promise.then(
+    () => {
+      entry.settledAt = ctx.now();
+    },
+    () => {
+      // Failures are not shared beyond the exchange itself: the next check tries again.
+      if (recent.get(key) === entry) recent.delete(key);
+    },
+  );
   return promise;
 }
 

@@ -13,6 +13,7 @@ export class Metrics {
   readonly queueWaiting: Gauge;
   readonly queueWaitingDuration: Histogram;
   readonly leader: Gauge;
+  readonly scheduleLateness: Histogram;
   readonly watchesSynced: Gauge;
 
   constructor(prefix: string) {
@@ -68,6 +69,12 @@ export class Metrics {
       name: `${prefix}_jobs_queue_waiting_duration_seconds`,
       help: 'Time Jobs waited in the queue before being admitted.',
       buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 60],
+      registers: r,
+    });
+    this.scheduleLateness = new Histogram({
+      name: `${prefix}_schedule_lateness_seconds`,
+      help: 'How late scheduled checks start after they fall due (waiting for a free check slot included).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     });
     this.leader = new Gauge({

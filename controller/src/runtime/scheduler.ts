@@ -88,7 +88,7 @@ export class TriggerScheduler {
       e.schedule = schedule;
       this.#entries.set(key, e);
       this.#timers.schedule(key, this.#ctx.now(), () =>
-        this.#fire(key, namespace, trigger.metadata.name, `request:${requested}`, true),
+        this.#fire(key, namespace, trigger.metadata.name, `request:${requested}`, true, this.#ctx.now()),
       );
       return;
     }
@@ -108,7 +108,7 @@ export class TriggerScheduler {
     });
     const slot = (next.missed ?? next.at).toISOString();
     this.#timers.schedule(key, next.at.getTime(), () =>
-      this.#fire(key, namespace, trigger.metadata.name, `slot:${slot}`, false),
+      this.#fire(key, namespace, trigger.metadata.name, `slot:${slot}`, false, next.at.getTime()),
     );
   }
 
@@ -159,7 +159,7 @@ export class TriggerScheduler {
       );
   }
 
-  #fire(key: string, namespace: string, name: string, runKey: string, requested: boolean): void {
+  #fire(key: string, namespace: string, name: string, runKey: string, requested: boolean, dueAt: number): void {
     const entry = this.#entries.get(key);
     if (entry === undefined || this.#stopped) return;
     if (entry.running !== undefined) return; // the running check reschedules when it ends
@@ -167,6 +167,7 @@ export class TriggerScheduler {
       .run(async () => {
         if (this.#stopped) return;
         const started = this.#ctx.now();
+        if (!requested) this.#metrics.scheduleLateness.observe(Math.max(0, started - dueAt) / 1000);
         const outcome = await runCheck(this.#ctx, { kind: 'ScheduleTrigger', namespace, name, runKey });
         const labels = { namespace, trigger_kind: 'ScheduleTrigger', trigger_name: name };
         this.#metrics.checkDuration.observe(labels, (this.#ctx.now() - started) / 1000);
@@ -179,7 +180,9 @@ export class TriggerScheduler {
         if (this.#stopped || this.#entries.get(key) !== entry) return;
         const next = nextRun(entry.schedule, { lastRun: new Date(this.#ctx.now()), now: new Date(this.#ctx.now()) });
         const slot = (next.missed ?? next.at).toISOString();
-        this.#timers.schedule(key, next.at.getTime(), () => this.#fire(key, namespace, name, `slot:${slot}`, false));
+        this.#timers.schedule(key, next.at.getTime(), () =>
+          this.#fire(key, namespace, name, `slot:${slot}`, false, next.at.getTime()),
+        );
       });
   }
 

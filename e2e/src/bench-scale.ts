@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { API_VERSION } from '@git-events-runner/shared';
+import { stringify } from 'yaml';
+import { startControlPlane } from './control-plane.js';
+import { startControllerProcess } from './controller-process.js';
+import { startGitHttpServer } from './git-http.js';
+import { installCrds, kubectlOk } from './kube.js';
+import { ensureTools } from './tools.js';
+
+// `npm run bench:scale`: 1,000 ScheduleTriggers over 100 repositories served by git http-backend, against
+// the local control plane. Reports time to Ready, schedule lateness (p50/p99 from the controller's
+// histogram), git exchanges per round against distinct repository+ref pairs, controller CPU and RSS.
+
+const REPOS = 100;
+const TRIGGERS = 1000;
+const INTERVAL_S = 10;
+const ROUNDS = 3;
+
+async function makeRepos(root: string): Promise<void> {
+  for (let i = 0; i < REPOS; i++) {
+    const repo = join(root, `r${i}.git`);
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn(
+        'bash',
+        ['-c', `git init -q --bare -b main ${repo} && git --git-dir ${repo} fast-import --quiet`],
+        { stdio: ['pipe', 'inherit', 'inherit'] },
+      );
+      p.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`repo ${i}: ${c}`))));
+      const text = `repo ${i}\n`;
+      p.stdin.end(
+        `commit refs/heads/main\ncommitter B <b@example.invalid> 1700000000 +0000\ndata 4\nini\nM 100644 inline README\ndata ${text.length}\n${text}\n`,
+      );
+    });
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100 Hz)
+}
+
+function rssMiB(pid: number): number {
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '';
+  return Number(line.replace(/\D+/g, '')) / 1024;
+}
+
+function quantile(metrics: string, name: string, q: number): number {
+  const buckets = [...metrics.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`, 'gm'))].map((m) => ({
+    le: m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]),
+    n: Number(m[2]),
+  }));
+  const total = buckets.at(-1)?.n ?? 0;
+  return buckets.find((b) => b.n >= q * total)?.le ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const binDir = await ensureTools();
+  const dir = await mkdtemp(join(tmpdir(), 'ger-scale-'));
+  const plane = await startControlPlane({ binDir });
+  const git = await startGitHttpServer({ root: join(dir, 'repos') }).catch(async (e: unknown) => {
+    await plane.stop();
+    throw e;
+  });
+  try {
+    await installCrds(binDir, plane.kubeconfig);
+    process.stderr.write(`creating ${REPOS} repositories and ${TRIGGERS} triggers...\n`);
+    await makeRepos(join(dir, 'repos'));
+    const docs: string[] = [
+      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'scale' } }),
+      stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ger-system' } }),
+    ];
+    docs.push(
+      stringify({ apiVersion: API_VERSION, kind: 'Action', metadata: { name: 'act', namespace: 'scale' }, spec: {} }),
+    );
+    for (let i = 0; i < REPOS; i++) {
+      docs.push(
+        stringify({
+          apiVersion: API_VERSION,
+          kind: 'GitRepo',
+          metadata: { name: `r${i}`, namespace: 'scale' },
+          spec: { repoUri: git.url(`r${i}`) },
+        }),
+      );
+    }
+    for (let i = 0; i < TRIGGERS; i++) {
+      docs.push(
+        stringify({
+          apiVersion: API_VERSION,
+          kind: 'ScheduleTrigger',
+          metadata: { name: `t${i}`, namespace: 'scale' },
+          spec: {
+            sources: { names: [`r${i % REPOS}`] },
+            schedule: { interval: `${INTERVAL_S}s` },
+            action: { kind: 'Action', name: 'act' },
+          },
+        }),
+      );
+    }
+    await kubectlOk(binDir, plane.kubeconfig, ['apply', '--server-side', '-f', '-'], docs.join('---\n'));
+    const started = performance.now();
+    const controller = await startControllerProcess({
+      kubeconfig: plane.kubeconfig,
+      namespace: 'ger-system',
+      args: ['--log-level', 'warn'],
+    });
+    const timeToReady = performance.now() - started;
+    const pid = controller.child.pid ?? 0;
+    try {
+      // Round one creates the first Jobs; measure the steady rounds after it.
+      await sleep(INTERVAL_S * 1000 + 3000);
+      git.resetStats();
+      const cpu0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      let rss = 0;
+      for (let s = 0; s < ROUNDS * INTERVAL_S; s++) {
+        await sleep(1000);
+        rss = Math.max(rss, rssMiB(pid));
+      }
+      const elapsed = (performance.now() - t0) / 1000;
+      const cpu = (cpuSeconds(pid) - cpu0) / elapsed;
+      const metrics = (await controller.get('/metrics')).body;
+      const exchanges = git.stats.log.filter((r) => r.method === 'POST').length;
+      const lines = [
+        `${TRIGGERS} ScheduleTriggers (interval ${INTERVAL_S}s) over ${REPOS} repositories (git http-backend, loopback), ${ROUNDS} steady rounds`,
+        '| figure | value | target |',
+        '|---|---:|---|',
+        `| time to Ready | ${(timeToReady / 1000).toFixed(2)} s | |`,
+        `| schedule lateness p50 | <= ${quantile(metrics, 'git_events_runner_schedule_lateness_seconds', 0.5)} s | |`,
+        `| schedule lateness p99 | <= ${quantile(metrics, 'git_events_runner_schedule_lateness_seconds', 0.99)} s | < 1 s |`,
+        `| ls-refs exchanges per round | ${(exchanges / ROUNDS).toFixed(1)} (HTTP requests ${(git.stats.requests / ROUNDS).toFixed(1)}) | = ${REPOS} distinct repository+ref pairs |`,
+        `| controller CPU | ${(cpu * 100).toFixed(1)} % of one core | < 25 % |`,
+        `| controller RSS (max) | ${rss.toFixed(0)} MiB | < 200 MB |`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } finally {
+      await controller.stop('SIGTERM');
+    }
+  } finally {
+    await git.stop();
+    await plane.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
