@@ -13,6 +13,7 @@ import {
   toRunOptions,
 } from './config/index.js';
 import { startController } from './runtime/controller.js';
+import { withConnectionReuse } from './runtime/kubeconfig.js';
 import { createLogger } from './runtime/logger.js';
 import { SourceError } from './sources/errors.js';
 
@@ -96,7 +97,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       throw err;
     }
     const log = createLogger(options.log.format, options.log.level);
-    const kc = (io.kubeConfig ?? loadKubeConfig)();
+    const kc = withConnectionReuse((io.kubeConfig ?? loadKubeConfig)());
     const env = process.env;
     const proxyEnv = {
       HTTPS_PROXY: env.HTTPS_PROXY ?? env.https_proxy,

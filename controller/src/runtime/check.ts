@@ -39,6 +39,11 @@ export interface CheckRequest {
   readonly source?: string;
   /** Unique key of this run for onChangeOnly:false Jobs: the schedule slot or the webhook request id. */
   readonly runKey: string;
+  /**
+   * Whether a recent ls-refs answer for the same repository and ref may be reused (scheduled checks);
+   * a webhook says something changed just now and always asks the server.
+   */
+  readonly coalesce?: boolean;
 }
 
 const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktriggers' } as const;
@@ -46,16 +51,22 @@ const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktr
 // Checks of the same repository, ref and credentials that fall due together share one ls-refs: a result
 // is reused while its exchange is in flight and for a short window after it succeeded (a commit landing
 // inside that window is seen by the next check instead).
-const COALESCE_WINDOW_MS = 2000;
+const COALESCE_WINDOW_MS = 5000;
 const recent = new Map<string, { promise: Promise<{ commit: string }>; settledAt?: number }>();
 
-function coalescedResolve(ctx: CheckContext, remote: GitRemote, ref: GitRef): Promise<{ commit: string }> {
+function coalescedResolve(
+  ctx: CheckContext,
+  remote: GitRemote,
+  ref: GitRef,
+  reuse: boolean,
+): Promise<{ commit: string }> {
   const auth = remote.auth === undefined ? '' : JSON.stringify(remote.auth);
   const key = `${remote.uri}\0${JSON.stringify(ref)}\0${auth}\0${remote.caCert ?? ''}\0${remote.noVerifySsl === true}`;
   const now = ctx.now();
   const hit = recent.get(key);
-  if (hit !== undefined && (hit.settledAt === undefined || now - hit.settledAt < COALESCE_WINDOW_MS))
+  if (reuse && hit !== undefined && (hit.settledAt === undefined || now - hit.settledAt < COALESCE_WINDOW_MS)) {
     return hit.promise;
+  }
   if (recent.size > 10_000) {
     for (const [k, v] of recent)
       if (v.settledAt !== undefined && now - v.settledAt >= COALESCE_WINDOW_MS) recent.delete(k);
@@ -181,7 +192,7 @@ async function checkSource(
       commit = result.commit;
       fileHash = result.fileHash;
     } else {
-      commit = (await coalescedResolve(ctx, remote, ref)).commit;
+      commit = (await coalescedResolve(ctx, remote, ref, req.coalesce === true)).commit;
     }
   } catch (err: unknown) {
     return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
@@ -296,9 +307,9 @@ export interface CheckOutcome {
  */
 export async function runCheck(ctx: CheckContext, req: CheckRequest): Promise<CheckOutcome> {
   const cache = req.kind === 'ScheduleTrigger' ? ctx.world.scheduleTriggers : ctx.world.webhookTriggers;
-  const trigger = await readTrigger(ctx, req).catch(
-    () => cache.get(req.name, req.namespace) as TriggerObject | undefined,
-  );
+  // The cache decides (deterministic Job names make a decision on a stale copy harmless); the status
+  // write below is checked against the server's version.
+  const trigger = (cache.get(req.name, req.namespace) as TriggerObject | undefined) ?? (await readTrigger(ctx, req));
   if (trigger === undefined) return { found: false, results: [] };
   const names = req.source !== undefined ? [req.source] : [...new Set(trigger.spec.sources.names)];
   const results: SourceResult[] = [];
@@ -317,18 +328,23 @@ export async function runCheck(ctx: CheckContext, req: CheckRequest): Promise<Ch
       );
     }
   }
-  await writeStatus(ctx, req, (fresh, generation) => {
-    const now = timestamp(ctx.now());
-    const { reason, message } = checkReadiness(results);
-    const ready = readyCondition({
-      generation,
-      previous: fresh?.conditions?.find((c) => c.type === 'Ready'),
-      now,
-      reason,
-      message,
-    });
-    return mergeStatus({ fresh, names: trigger.spec.sources.names, results, now, generation, ready, lastRun: now });
-  });
+  await writeStatus(
+    ctx,
+    req,
+    (fresh, generation) => {
+      const now = timestamp(ctx.now());
+      const { reason, message } = checkReadiness(results);
+      const ready = readyCondition({
+        generation,
+        previous: fresh?.conditions?.find((c) => c.type === 'Ready'),
+        now,
+        reason,
+        message,
+      });
+      return mergeStatus({ fresh, names: trigger.spec.sources.names, results, now, generation, ready, lastRun: now });
+    },
+    trigger,
+  );
   return { found: true, results };
 }
 
@@ -359,9 +375,12 @@ export async function writeStatus(
   ctx: Pick<CheckContext, 'custom' | 'log'>,
   req: { kind: keyof typeof PLURAL; namespace: string; name: string },
   compute: (fresh: TriggerStatus | undefined, generation: number) => TriggerStatus,
+  cached?: TriggerObject,
 ): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await readTrigger(ctx as CheckContext, req);
+    // The cached object is tried first (one request instead of two); its resourceVersion makes a stale
+    // copy fail with 409, and then the fresh object is read and the status recomputed from it.
+    const current = attempt === 0 && cached !== undefined ? cached : await readTrigger(ctx as CheckContext, req);
     if (current === undefined) return;
     const next = compute(current.status, current.metadata.generation ?? 0);
     if (sameJson(next, current.status)) return;

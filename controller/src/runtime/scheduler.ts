@@ -168,7 +168,13 @@ export class TriggerScheduler {
         if (this.#stopped) return;
         const started = this.#ctx.now();
         if (!requested) this.#metrics.scheduleLateness.observe(Math.max(0, started - dueAt) / 1000);
-        const outcome = await runCheck(this.#ctx, { kind: 'ScheduleTrigger', namespace, name, runKey });
+        const outcome = await runCheck(this.#ctx, {
+          kind: 'ScheduleTrigger',
+          namespace,
+          name,
+          runKey,
+          coalesce: !requested,
+        });
         const labels = { namespace, trigger_kind: 'ScheduleTrigger', trigger_name: name };
         this.#metrics.checkDuration.observe(labels, (this.#ctx.now() - started) / 1000);
         this.#metrics.checks.inc({ ...labels, result: outcome.results.every((r) => r.ok) ? 'ok' : 'failed' });
