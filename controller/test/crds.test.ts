@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { defaultRuntimeConfig, parseRuntimeConfig } from '../src/config/index.js';
 import { buildProgram } from '../src/index.js';
 
 const chartCrds = fileURLToPath(new URL('../../../charts/git-events-runner/crds/crds.yaml', import.meta.url));
@@ -51,4 +52,23 @@ t.test('an unknown command fails with a message and a non-zero code', async (t) 
   const { err, code } = await runCli(['crdz']);
   t.not(code, 0);
   t.match(err, /unknown command 'crdz'/);
+});
+
+t.test('config prints the default runtime configuration, raw or as the Helm template', async (t) => {
+  const raw = await runCli(['config']);
+  t.equal(raw.code, 0);
+  t.same(parseRuntimeConfig(raw.out), defaultRuntimeConfig(), 'the printed document parses back to the defaults');
+  t.notMatch(raw.out, /defaultServiceAccount/);
+  const helm = await runCli(['config', '--helm-template']);
+  t.match(helm.out, /defaultServiceAccount: '\{\{ include "git-events-runner.actionJobServiceAccountName" \. \}\}'/);
+  t.match(helm.out, /\.Chart\.AppVersion/);
+});
+
+t.test('run rejects bad flags with a usage error', async (t) => {
+  const r = await runCli(['run', '--leader-lease-duration', '5', '--leader-lease-grace', '5']);
+  t.not(r.code, 0);
+  t.match(r.err, /--leader-lease-grace \(5\) must be less than --leader-lease-duration \(5\)/);
+  const rate = await runCli(['run', '--hooks-rrl-global', '1/0']);
+  t.not(rate.code, 0);
+  t.match(rate.err, /1\/0/);
 });

@@ -2,7 +2,7 @@ import { API_VERSION, GROUP, VERSION } from '@git-events-runner/shared';
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startGitServers } from '../src/git-servers.js';
+import { startGitHttpServer, startGitServers } from '../src/git-servers.js';
 import {
   type ControllerProcess,
   eventually,
@@ -475,8 +475,18 @@ t.test('maxRunningJobs: Jobs wait suspended until capacity frees; reload from th
     namespace: 'ger-system',
     body: { metadata: { name: 'git-events-runner-config' }, data: { runtimeConfig: 'action:\n  maxRunningJobs: 1\n' } },
   });
+  // Deleting the ConfigMap keeps the last configuration (as the original): restore the default limit instead.
   t.teardown(() =>
-    core.deleteNamespacedConfigMap({ namespace: 'ger-system', name: 'git-events-runner-config' }).then(() => undefined),
+    core
+      .replaceNamespacedConfigMap({
+        namespace: 'ger-system',
+        name: 'git-events-runner-config',
+        body: {
+          metadata: { name: 'git-events-runner-config' },
+          data: { runtimeConfig: 'action:\n  maxRunningJobs: 16\n' },
+        },
+      })
+      .then(() => undefined),
   );
   await eventually(
     async () => controller.logs().includes('runtime configuration loaded'),
@@ -537,6 +547,182 @@ t.test('maxRunningJobs: Jobs wait suspended until capacity frees; reload from th
       )
     ).includes('JobSucceeded'),
   );
+  // One Job is running and capacity is 1: a Job whose Action allows one second of waiting expires.
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('Action', ns, 'impatient', { actionJob: { jobWaitingTimeoutSeconds: 1 } }),
+      obj('ScheduleTrigger', ns, 'c', {
+        sources: { names: ['src'] },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'impatient' },
+      }),
+    ].join('---\n'),
+  );
+  const expired = await eventually(
+    () => status(ns, 'c'),
+    (x) => x.checkedSources?.src?.lastJob?.phase === 'Expired',
+    20_000,
+  );
+  t.equal(expired.checkedSources?.src?.lastJob?.phase, 'Expired', 'a Job waiting past its timeout expires');
+  t.notOk(
+    (await jobs(ns)).some((j) => j.metadata?.name === expired.checkedSources?.src?.lastJob?.name),
+    'and is deleted',
+  );
+});
+
+t.test('concurrencyPolicy Forbid and Replace', async (t) => {
+  const ns = await namespace();
+  await repo('policy');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('policy') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'forbid', {
+        concurrencyPolicy: 'Forbid',
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+      obj('ScheduleTrigger', ns, 'replace', {
+        concurrencyPolicy: 'Replace',
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  const of = async (name: string) =>
+    (await jobs(ns)).filter((j) => j.metadata?.labels?.['git-events-runner.rs/trigger-name'] === name);
+  const firstReplace = (
+    await eventually(
+      () => of('replace'),
+      (j) => j.length === 1,
+      15_000,
+    )
+  )[0]?.metadata?.name;
+  const forbid = await eventually(
+    () => of('forbid'),
+    (j) => j.length === 1,
+    15_000,
+  );
+  await sleep(3500);
+  t.equal((await of('forbid')).length, 1, 'Forbid: no second Job while the first is active');
+  const replaced = await of('replace');
+  t.equal(replaced.length, 1, 'Replace: one Job at a time');
+  t.not(replaced[0]?.metadata?.name, firstReplace, 'Replace: the active Job was replaced');
+  await complete(await batch.readNamespacedJob({ name: forbid[0]?.metadata?.name ?? '', namespace: ns }));
+  t.equal(
+    (
+      await eventually(
+        () => of('forbid'),
+        (j) => j.length === 2,
+        15_000,
+      )
+    ).length,
+    2,
+    'Forbid: the next run starts once the Job ended',
+  );
+  await kubectl(['-n', ns, 'delete', 'scheduletriggers', '--all']);
+});
+
+t.test('a schedule edit reschedules at once', async (t) => {
+  const ns = await namespace();
+  await repo('edit');
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', { repoUri: servers.urls.http('edit') }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        sources: { names: ['src'], watchOn: { onChangeOnly: false } },
+        schedule: { interval: '1h' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  await eventually(
+    () => jobs(ns),
+    (j) => j.length === 1,
+    15_000,
+  );
+  await sleep(1500);
+  t.equal((await jobs(ns)).length, 1);
+  await kubectl([
+    '-n',
+    ns,
+    'patch',
+    'scheduletrigger',
+    'trig',
+    '--type=merge',
+    '-p',
+    '{"spec":{"schedule":{"interval":"1s"}}}',
+  ]);
+  t.ok(
+    (
+      await eventually(
+        () => jobs(ns),
+        (j) => j.length >= 3,
+        15_000,
+      )
+    ).length >= 3,
+    'checks every second after the edit',
+  );
+  await kubectl(['-n', ns, 'delete', 'scheduletrigger', 'trig']);
+});
+
+t.test('credentials never appear in logs, status, Events or metrics', async (t) => {
+  const ns = await namespace();
+  const password = 'pw-Zq8mXv41-distinct';
+  const privateServer = await startGitHttpServer({
+    root: servers.root,
+    auth: { basic: { username: 'bot', password } },
+  });
+  t.teardown(() => privateServer.stop());
+  await repo('secret-repo');
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'auth' }, stringData: { username: 'bot', password } },
+  });
+  await kubectl(
+    ['apply', '-f', '-'],
+    [
+      obj('GitRepo', ns, 'src', {
+        repoUri: privateServer.url('secret-repo'),
+        authConfig: { type: 'basic', secretRef: { name: 'auth' } },
+      }),
+      obj('GitRepo', ns, 'wrong', {
+        repoUri: privateServer.url('secret-repo'),
+        authConfig: { type: 'token', secretRef: { name: 'auth' }, keys: { token: 'password' } },
+      }),
+      obj('Action', ns, 'act', {}),
+      obj('ScheduleTrigger', ns, 'trig', {
+        sources: { names: ['src', 'wrong'] },
+        schedule: { interval: '1s' },
+        action: { kind: 'Action', name: 'act' },
+      }),
+    ].join('---\n'),
+  );
+  await eventually(
+    () => jobs(ns),
+    (j) => j.length === 1,
+    15_000,
+  );
+  const s = await eventually(
+    () => status(ns, 'trig'),
+    (x) => x.checkedSources?.wrong?.lastError !== undefined,
+  );
+  t.equal(s.checkedSources?.wrong?.lastError?.reason, 'AuthFailed', 'the wrong credentials fail as AuthFailed');
+  const everything = [
+    controller.logs(),
+    JSON.stringify(s),
+    JSON.stringify((await events.listNamespacedEvent({ namespace: ns })).items),
+    (await controller.get('/metrics')).body,
+  ].join('\n');
+  t.notOk(everything.includes(password), 'the password is nowhere');
+  t.notOk(everything.includes(Buffer.from(`bot:${password}`).toString('base64')), 'nor its Basic encoding');
+  await kubectl(['-n', ns, 'delete', 'scheduletrigger', 'trig']);
 });
 
 t.test('metrics and probes', async (t) => {
