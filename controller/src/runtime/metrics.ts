@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The controller's metrics, in a registry of its own (no global state). */
 export class Metrics {
@@ -18,6 +18,8 @@ export class Metrics {
 
   constructor(prefix: string) {
     const r = [this.registry];
+    // Process and runtime figures (memory, CPU, event loop lag, GC) for on-call engineers.
+    collectDefaultMetrics({ register: this.registry });
     this.checks = new Counter({
       name: `${prefix}_trigger_checks_total`,
       help: 'Checks of triggers, by result (ok, failed).',
