@@ -104,8 +104,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       HTTP_PROXY: env.HTTP_PROXY ?? env.http_proxy,
       NO_PROXY: env.NO_PROXY ?? env.no_proxy,
     };
+    const otel = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OTEL_')));
     const controller = await startController(kc, options, log, defaultRuntimeConfig(), {
       proxyEnv,
+      env: otel,
       ...(env.GER_LISTEN_HOST !== undefined ? { listenHost: env.GER_LISTEN_HOST } : {}),
     });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { API_VERSION, GROUP, VERSION } from '@git-events-runner/shared';
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 import t from 'tap';
@@ -33,10 +34,30 @@ t.teardown(() => servers.stop());
 const fx = servers.fixtures;
 
 await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
+// An OTLP/HTTP collector on loopback: the controller exports its traces here.
+const spans: string[] = [];
+const collector = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8').on('data', (d: string) => {
+    body += d;
+  });
+  req.on('end', () => {
+    if (req.url === '/v1/traces') spans.push(body);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+t.teardown(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+const collectorAddress = collector.address();
+const otelEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${typeof collectorAddress === 'object' && collectorAddress !== null ? collectorAddress.port : 0}`,
+  OTEL_BSP_SCHEDULE_DELAY: '200',
+};
 let controller: ControllerProcess = await startControllerProcess({
   kubeconfig: plane.kubeconfig,
   namespace: 'ger-system',
   args: ['--log-level', 'debug'],
+  env: otelEnv,
 });
 t.teardown(() => controller.stop('SIGKILL'));
 
@@ -672,7 +693,7 @@ t.test('a schedule edit reschedules at once', async (t) => {
   await kubectl(['-n', ns, 'delete', 'scheduletrigger', 'trig']);
 });
 
-t.test('credentials never appear in logs, status, Events or metrics', async (t) => {
+t.test('credentials never appear in logs, status, Events, metrics or traces', async (t) => {
   const ns = await namespace();
   const password = 'pw-Zq8mXv41-distinct';
   const privateServer = await startGitHttpServer({
@@ -719,10 +740,21 @@ t.test('credentials never appear in logs, status, Events or metrics', async (t) 
     JSON.stringify(s),
     JSON.stringify((await events.listNamespacedEvent({ namespace: ns })).items),
     (await controller.get('/metrics')).body,
+    spans.join('\n'),
   ].join('\n');
   t.notOk(everything.includes(password), 'the password is nowhere');
   t.notOk(everything.includes(Buffer.from(`bot:${password}`).toString('base64')), 'nor its Basic encoding');
   await kubectl(['-n', ns, 'delete', 'scheduletrigger', 'trig']);
+});
+
+t.test('traces are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set', async (t) => {
+  const exported = await eventually(
+    async () => spans.join('\n'),
+    (x) => x.includes('trigger.check'),
+    15_000,
+  );
+  t.match(exported, 'trigger.check', 'check spans arrive at the collector');
+  t.match(exported, 'git-events-runner', 'with the service name');
 });
 
 t.test('metrics and probes', async (t) => {

@@ -2,6 +2,7 @@ import { type CheckedSource, type GitRef, GROUP, type TriggerStatus, VERSION } f
 import { cacheDirFor, checkFiles, type GitRemote, isGitError, resolveRef } from '@git-events-runner/shared/git';
 import type { BatchV1Api, CustomObjectsApi, EventsV1Api, V1Job } from '@kubernetes/client-node';
 import { V1MicroTime } from '@kubernetes/client-node';
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/index.js';
 import { buildJob, LABELS } from '../jobs/index.js';
@@ -26,6 +27,7 @@ export interface CheckContext {
   readonly proxyEnv: Readonly<Record<string, string | undefined>>;
   readonly perHost: (host: string) => Semaphore;
   readonly log: Logger;
+  readonly tracer: Tracer;
   readonly now: () => number;
   readonly onJobCreated?: (job: V1Job) => void;
 }
@@ -305,7 +307,35 @@ export interface CheckOutcome {
  * One check of a trigger: each source (or the requested one) is compared with the trigger's status and
  * a Job is started where the seed says; then the status is written once, merged onto fresh state.
  */
-export async function runCheck(ctx: CheckContext, req: CheckRequest): Promise<CheckOutcome> {
+export function runCheck(ctx: CheckContext, req: CheckRequest): Promise<CheckOutcome> {
+  return ctx.tracer.startActiveSpan(
+    'trigger.check',
+    { attributes: { 'k8s.namespace.name': req.namespace, 'trigger.kind': req.kind, 'trigger.name': req.name } },
+    async (span) => {
+      try {
+        const outcome = await checkOnce(ctx, req);
+        for (const r of outcome.results) {
+          span.addEvent(
+            'source',
+            r.ok
+              ? { source: r.source, commit: r.entry.commitHash ?? '', job: r.entry.lastJob?.name ?? '' }
+              : { source: r.source, error: r.reason },
+          );
+        }
+        if (outcome.results.some((r) => !r.ok))
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'a source failed' });
+        return outcome;
+      } catch (err: unknown) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOutcome> {
   const cache = req.kind === 'ScheduleTrigger' ? ctx.world.scheduleTriggers : ctx.world.webhookTriggers;
   // The cache decides (deterministic Job names make a decision on a stale copy harmless); the status
   // write below is checked against the server's version.

@@ -10,7 +10,7 @@ import {
   type V1ConfigMap,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
+import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
 import type { CheckContext } from './check.js';
 import { LeaderElector } from './leader.js';
@@ -18,6 +18,7 @@ import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
 import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
+import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
 import { World } from './world.js';
 
@@ -25,6 +26,8 @@ import { World } from './world.js';
 export interface ProcessInputs {
   /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (either case) for git over http(s). */
   readonly proxyEnv: Readonly<Record<string, string | undefined>>;
+  /** OTEL_* variables for tracing. */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** Address the utility server binds (default all interfaces, for the kubelet and Prometheus). */
   readonly listenHost?: string;
 }
@@ -51,6 +54,7 @@ export async function startController(
   process_: ProcessInputs,
 ): Promise<RunningController> {
   const identity = `${hostname()}-${randomUUID()}`;
+  const tracing = startTracing(process_.env, controllerVersion());
   const metrics = new Metrics(options.metricsPrefix);
   const core = kc.makeApiClient(CoreV1Api);
   let runtimeConfig: RuntimeConfig = defaults;
@@ -113,6 +117,7 @@ export async function startController(
       return s;
     },
     log,
+    tracer: tracing.tracer,
     now: Date.now,
   };
 
@@ -189,6 +194,7 @@ export async function startController(
       await app.close();
       await secrets.stop();
       await world.stop();
+      await tracing.shutdown().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'could not flush traces'));
       log.info({ identity }, 'stopped');
       resolveDone();
     })();
