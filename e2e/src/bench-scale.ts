@@ -149,6 +149,7 @@ async function main(): Promise<void> {
         `| ls-refs exchanges per round | ${(exchanges / ROUNDS).toFixed(1)} (HTTP requests ${(git.stats.requests / ROUNDS).toFixed(1)}) | = ${REPOS} distinct repository+ref pairs |`,
         `| controller CPU | ${(cpu * 100).toFixed(1)} % of one core | < 25 % |`,
         `| controller RSS (max) | ${rss.toFixed(0)} MiB | < 200 MB |`,
+        `| controller heap total / external (end) | ${(Number(/^nodejs_heap_size_total_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)} / ${(Number(/^nodejs_external_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)} MiB | |`,
         `| controller heap in use (end) | ${(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)} MiB | |`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
