@@ -513,6 +513,25 @@ t.test('maxRunningJobs: Jobs wait suspended until capacity frees; reload from th
     async () => controller.logs().includes('runtime configuration loaded'),
     (x) => x,
   );
+  // A bad document keeps the previous configuration and says why.
+  await core.replaceNamespacedConfigMap({
+    namespace: 'ger-system',
+    name: 'git-events-runner-config',
+    body: {
+      metadata: { name: 'git-events-runner-config' },
+      data: { runtimeConfig: 'action:\n  maxRunningJobs: many\n' },
+    },
+  });
+  const why = await eventually(
+    async () => controller.logs(),
+    (l) => l.includes('invalid runtime configuration'),
+  );
+  t.match(why, /action\.maxRunningJobs/, 'the log names the field');
+  t.match(
+    (await controller.get('/metrics')).body,
+    /^git_events_runner_jobs_queue_limit 1$/m,
+    'the previous limit stays',
+  );
   // Finish every earlier Job so only this test's count.
   for (const j of (await batch.listJobForAllNamespaces({})).items)
     if ((j.status?.succeeded ?? 0) === 0) await complete(j);
