@@ -20,7 +20,7 @@ import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
 import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
-import { World } from './world.js';
+import { type ScheduleTriggerObject, World } from './world.js';
 
 /** What the controller takes from its process environment, read once at start-up. */
 export interface ProcessInputs {
@@ -129,7 +129,12 @@ export async function startController(
       scheduler = new TriggerScheduler(ctx, metrics, options.scheduleParallelism);
       queue = new JobQueue(ctx, metrics);
       queue.start();
-      for (const t of world.scheduleTriggers.list()) scheduler.sync(t, 'add');
+      // Triggers that share a source are scheduled next to each other, so those falling due together run
+      // back to back and share one ls-refs (and keep doing so in later rounds).
+      const sourceKey = (t: ScheduleTriggerObject) =>
+        `${t.spec.sources.kind ?? 'GitRepo'}/${t.spec.sources.kind === 'ClusterGitRepo' ? '' : t.metadata.namespace}/${[...t.spec.sources.names].sort().join(',')}`;
+      const triggers = [...world.scheduleTriggers.list()].sort((x, y) => sourceKey(x).localeCompare(sourceKey(y)));
+      for (const t of triggers) scheduler.sync(t, 'add');
     } else {
       // Losing the lease stops leader work at once; running checks finish in the background.
       const s = scheduler;
