@@ -494,7 +494,8 @@ const ActionJob = Type.Object(
   {
     workdir: Type.Optional(
       Type.String({
-        description: 'Working directory of the worker, relative to the repository root.',
+        description:
+          'Absolute path where the repository is cloned and the worker starts (default from the runtime config: /action_workdir).',
       }),
     ),
     clonerImage: Type.Optional(Type.String({ description: 'Image of the cloner init container.' })),
