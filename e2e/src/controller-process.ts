@@ -9,6 +9,7 @@ import { repoRoot } from './tools.js';
 export interface ControllerProcess {
   readonly child: ChildProcess;
   readonly utilityPort: number;
+  readonly webhooksPort: number;
   /** Everything it logged so far (JSON lines). */
   logs(): string;
   /** GET on the utility server: status code and body. */
@@ -72,6 +73,7 @@ export async function startControllerProcess(options: {
   const handle: ControllerProcess = {
     child,
     utilityPort,
+    webhooksPort,
     logs: () => logs,
     get: (path) => get(utilityPort, path),
     stop: async (signal = 'SIGTERM') => {

@@ -294,6 +294,7 @@ async function checkSource(
     source: name,
     ok: true,
     entry: { ...unchanged, changed: now, lastJob: { name: jobName, commit, phase: 'Queued' } },
+    job: jobName,
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
   BatchV1Api,
@@ -12,7 +13,9 @@ import {
 import type { Logger } from 'pino';
 import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
-import type { CheckContext } from './check.js';
+import { buildWebhookApp } from '../webhooks/app.js';
+import { TaskStore } from '../webhooks/tasks.js';
+import { type CheckContext, runCheck } from './check.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
@@ -170,6 +173,50 @@ export async function startController(
     },
   });
   await app.listen({ port: options.utilityPort, host: process_.listenHost ?? '0.0.0.0' });
+
+  // Webhooks: every replica answers and runs the checks; Jobs wait for the leader's queue like any other.
+  const tasks = new TaskStore();
+  const webhookLimit = new Semaphore(options.webhooksParallelism);
+  const webhooks = buildWebhookApp({
+    logger: log,
+    findTrigger: (namespace, name) => world.webhookTriggers.get(name, namespace),
+    secrets,
+    defaultAuthHeader: () => runtimeConfig.trigger.webhook.defaultAuthHeader,
+    tasks,
+    tls: await loadWebhookTls(options, core),
+    start: (task) => {
+      webhookLimit
+        .run(async () => {
+          task.state = 'Running';
+          const started = Date.now();
+          const outcome = await runCheck(ctx, {
+            kind: 'WebhookTrigger',
+            namespace: task.namespace,
+            name: task.trigger,
+            ...(task.source !== undefined ? { source: task.source } : {}),
+            runKey: `request:${task.id}`,
+            coalesce: false,
+          });
+          const labels = { namespace: task.namespace, trigger_kind: 'WebhookTrigger', trigger_name: task.trigger };
+          metrics.checkDuration.observe(labels, (Date.now() - started) / 1000);
+          metrics.checks.inc({ ...labels, result: outcome.results.every((r) => r.ok) ? 'ok' : 'failed' });
+          for (const r of outcome.results) {
+            if (r.ok) {
+              if (r.job !== undefined && !task.jobs.includes(r.job)) task.jobs.push(r.job);
+            } else task.errors.push({ source: r.source, reason: r.reason, message: r.message });
+          }
+          task.state = task.errors.length === 0 ? 'Succeeded' : 'Failed';
+        })
+        .catch((err: unknown) => {
+          task.state = 'Failed';
+          task.errors.push({ source: task.source ?? '', reason: 'CheckFailed', message: messageOf(err) });
+        })
+        .finally(() => {
+          task.finishedAt = Date.now();
+        });
+    },
+  });
+  await webhooks.listen({ port: options.webhooksPort, host: process_.listenHost ?? '0.0.0.0' });
   const address = app.server.address();
   const utilityPort = typeof address === 'object' && address !== null ? address.port : options.utilityPort;
 
@@ -196,6 +243,7 @@ export async function startController(
       queue?.stop();
       await s?.stop(options.shutdownTimeoutSeconds * 1000);
       await elector.stop();
+      await webhooks.close();
       await app.close();
       await secrets.stop();
       await world.stop();
@@ -206,4 +254,23 @@ export async function startController(
     return stopping;
   };
   return { identity, done, utilityPort, stop };
+}
+
+async function loadWebhookTls(
+  options: RunOptions,
+  core: CoreV1Api,
+): Promise<{ cert: string; key: string } | undefined> {
+  const tls = options.tls;
+  if (tls === undefined) return undefined;
+  if (tls.source === 'files') {
+    const [cert, key] = await Promise.all([readFile(tls.certPath, 'utf8'), readFile(tls.keyPath, 'utf8')]);
+    return { cert, key };
+  }
+  const secret = await core.readNamespacedSecret({ namespace: tls.namespace, name: tls.name });
+  const field = (k: string) => {
+    const v = secret.data?.[k];
+    if (v === undefined) throw new Error(`Secret ${tls.namespace}/${tls.name} has no ${k}`);
+    return Buffer.from(v, 'base64').toString('utf8');
+  };
+  return { cert: field('tls.crt'), key: field('tls.key') };
 }

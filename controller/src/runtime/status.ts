@@ -14,7 +14,12 @@ export type ReadyReason = (typeof READY_REASONS)[number];
 
 /** The outcome of one check of one source. */
 export type SourceResult =
-  | { readonly source: string; readonly ok: true; readonly entry: CheckedSource }
+  | {
+      readonly source: string;
+      readonly ok: true;
+      readonly entry: CheckedSource /** The Job this check started. */;
+      readonly job?: string;
+    }
   | {
       readonly source: string;
       readonly ok: false;

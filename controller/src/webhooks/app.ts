@@ -1,0 +1,179 @@
+import { timingSafeEqual } from 'node:crypto';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import type { WebhookTriggerObject } from '../runtime/world.js';
+import type { SecretLookup } from '../sources/secrets.js';
+import type { Task, TaskStore } from './tasks.js';
+
+/** What the webhook server needs from the controller. */
+export interface WebhookAppOptions {
+  readonly logger: Logger;
+  readonly findTrigger: (namespace: string, name: string) => WebhookTriggerObject | undefined;
+  readonly secrets: SecretLookup;
+  /** Header carrying the token when the trigger names none (runtime config). */
+  readonly defaultAuthHeader: () => string;
+  readonly tasks: TaskStore;
+  /** Starts the check of a task in the background. */
+  readonly start: (task: Task) => void;
+  /** Most bytes a request body may have. Default 1 MiB. */
+  readonly bodyLimit?: number;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+type Outcome = { code: number; message: string; taskId?: string };
+
+function reply(res: FastifyReply, outcome: Outcome): FastifyReply {
+  return res
+    .code(outcome.code)
+    .type('application/json')
+    .send(
+      outcome.taskId === undefined
+        ? { status: outcome.code < 400 ? 'ok' : 'error', message: outcome.message }
+        : { status: 'ok', message: outcome.message, task_id: outcome.taskId },
+    );
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) {
+    // Still spend a comparison, so the answer's timing does not depend on where the values differ.
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+/**
+ * Checks a request's token against the trigger's Secret. The outcome codes are the original's: 401
+ * without the header, 403 with a wrong token, 500 when the Secret cannot be read (its name is logged,
+ * never sent).
+ */
+async function authorize(
+  opts: WebhookAppOptions,
+  trigger: WebhookTriggerObject,
+  headers: Record<string, unknown>,
+): Promise<Outcome | undefined> {
+  const auth = trigger.spec.webhook.authConfig;
+  if (auth === undefined) return undefined;
+  const header = (auth.header ?? opts.defaultAuthHeader()).toLowerCase();
+  const raw = headers[header];
+  const given = Array.isArray(raw) ? raw[0] : raw;
+  if (typeof given !== 'string') return { code: 401, message: 'authorization is required' };
+  const namespace = trigger.metadata.namespace ?? '';
+  let expected: string | undefined;
+  try {
+    expected = (await opts.secrets.get(namespace, auth.secretRef.name))?.[auth.key]?.toString('utf8');
+  } catch (err: unknown) {
+    opts.logger.warn(
+      {
+        trigger: `${namespace}/${trigger.metadata.name}`,
+        secret: auth.secretRef.name,
+        err: err instanceof Error ? err.message : String(err),
+      },
+      'webhook Secret unreadable',
+    );
+  }
+  if (expected === undefined) {
+    opts.logger.warn(
+      { trigger: `${namespace}/${trigger.metadata.name}`, secret: auth.secretRef.name, key: auth.key },
+      'webhook Secret or key missing',
+    );
+    return { code: 500, message: 'unable to complete authorization' };
+  }
+  return constantTimeEqual(given, expected) ? undefined : { code: 403, message: 'forbidden' };
+}
+
+/**
+ * The webhook API of the original: `POST /{namespace}/{trigger}/{source}` checks one source,
+ * `POST /{namespace}/{trigger}` every source (only with `multiSource: true`); the check runs in the
+ * background and `GET /tasks/{id}` (same authorization as the trigger) tells how it went.
+ */
+export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
+  // pino's Logger and fastify's logger interface differ only in typing details.
+  const loggerInstance = opts.logger.child({ server: 'webhooks' }) as unknown as FastifyBaseLogger;
+  const app = Fastify({
+    ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    loggerInstance,
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    requestTimeout: 30_000,
+    connectionTimeout: 10_000,
+  });
+  // Refuse work with 503 + Retry-After while the event loop or heap is overloaded, rather than queueing.
+  app.register(underPressure, {
+    maxEventLoopDelay: 1000,
+    maxHeapUsedBytes: 1024 * 1024 * 1024,
+    retryAfter: 5,
+    exposeStatusRoute: false,
+  });
+  // Bodies are hints at most (provider payloads); accept any content type as a raw buffer.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const params = {
+    type: 'object',
+    properties: {
+      namespace: { type: 'string', maxLength: 253 },
+      trigger: { type: 'string', maxLength: 253 },
+      source: { type: 'string', maxLength: 253 },
+    },
+    required: ['namespace', 'trigger'],
+  } as const;
+
+  const handle = async (
+    p: { namespace: string; trigger: string; source?: string },
+    headers: Record<string, unknown>,
+  ): Promise<Outcome> => {
+    const trigger = opts.findTrigger(p.namespace, p.trigger);
+    if (trigger === undefined) return { code: 404, message: "trigger doesn't exist" };
+    const denied = await authorize(opts, trigger, headers);
+    if (denied !== undefined) return denied;
+    if (p.source === undefined && trigger.spec.webhook.multiSource !== true)
+      return { code: 400, message: "multi-source hook isn't allowed" };
+    if (p.source !== undefined && !trigger.spec.sources.names.includes(p.source))
+      return { code: 404, message: "source doesn't exist in the trigger" };
+    if (trigger.spec.suspend === true) return { code: 409, message: 'trigger is suspended' };
+    const task = opts.tasks.create(p.namespace, p.trigger, p.source);
+    opts.start(task);
+    return { code: 202, message: 'job has been scheduled', taskId: task.id };
+  };
+
+  app.post<{ Params: { namespace: string; trigger: string } }>(
+    '/:namespace/:trigger',
+    { schema: { params } },
+    async (req, res) => reply(res, await handle(req.params, req.headers)),
+  );
+  app.post<{ Params: { namespace: string; trigger: string; source: string } }>(
+    '/:namespace/:trigger/:source',
+    { schema: { params: { ...params, required: ['namespace', 'trigger', 'source'] } } },
+    async (req, res) => reply(res, await handle(req.params, req.headers)),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/tasks/:id',
+    { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } } },
+    async (req, res) => {
+      const task = opts.tasks.get(req.params.id);
+      const trigger = task === undefined ? undefined : opts.findTrigger(task.namespace, task.trigger);
+      if (task === undefined || trigger === undefined) return reply(res, { code: 404, message: "task doesn't exist" });
+      const denied = await authorize(opts, trigger, req.headers);
+      if (denied !== undefined) return reply(res, denied);
+      return res
+        .code(200)
+        .type('application/json')
+        .send({
+          status: 'ok',
+          task_id: task.id,
+          state: task.state,
+          trigger: `${task.namespace}/${task.trigger}`,
+          source: task.source ?? null,
+          jobs: task.jobs,
+          errors: task.errors,
+          created: new Date(task.createdAt).toISOString(),
+          finished: task.finishedAt === undefined ? null : new Date(task.finishedAt).toISOString(),
+        });
+    },
+  );
+  return app;
+}

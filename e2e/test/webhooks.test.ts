@@ -1,0 +1,178 @@
+import { API_VERSION } from '@git-events-runner/shared';
+import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { startGitServers } from '../src/git-servers.js';
+import {
+  eventually,
+  installCrds,
+  kubectlOk,
+  startControllerProcess,
+  startControlPlane,
+  testCluster,
+} from '../src/index.js';
+
+// The webhook API against a running controller, its own control plane and a real git server.
+
+const shared = testCluster();
+const plane = await startControlPlane({ binDir: shared.binDir });
+t.teardown(() => plane.stop());
+await installCrds(plane.binDir, plane.kubeconfig);
+const kc = new KubeConfig();
+kc.loadFromFile(plane.kubeconfig);
+const core = kc.makeApiClient(CoreV1Api);
+const batch = kc.makeApiClient(BatchV1Api);
+const kubectl = (args: string[], input?: string) => kubectlOk(plane.binDir, plane.kubeconfig, args, input);
+const servers = await startGitServers({ ssh: false, daemon: false });
+t.teardown(() => servers.stop());
+await servers.fixtures.create('app');
+await servers.fixtures.commit('app', { 'deploy.sh': 'echo\n' }, 'first');
+await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
+const controller = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system' });
+t.teardown(() => controller.stop('SIGKILL'));
+const base = `http://127.0.0.1:${controller.webhooksPort}`;
+
+const ns = 'hooks';
+const TOKEN = 'tok-8Jq2-webhook';
+await core.createNamespace({ body: { metadata: { name: ns } } });
+await core.createNamespacedSecret({
+  namespace: ns,
+  body: { metadata: { name: 'hook-auth' }, stringData: { token: TOKEN } },
+});
+const obj = (kind: string, name: string, spec: unknown) =>
+  stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: ns }, spec });
+const auth = { secretRef: { name: 'hook-auth' }, key: 'token' };
+await kubectl(
+  ['apply', '-f', '-'],
+  [
+    obj('GitRepo', 'src', { repoUri: servers.urls.http('app') }),
+    obj('GitRepo', 'other', { repoUri: servers.urls.http('app') }),
+    obj('Action', 'act', {}),
+    obj('WebhookTrigger', 'multi', {
+      sources: { names: ['src', 'other'], watchOn: { onChangeOnly: false } },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: true, authConfig: auth },
+    }),
+    obj('WebhookTrigger', 'single', {
+      sources: { names: ['src'] },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: false, authConfig: auth },
+    }),
+    obj('WebhookTrigger', 'open', {
+      sources: { names: ['src'] },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: false },
+    }),
+    obj('WebhookTrigger', 'nosecret', {
+      sources: { names: ['src'] },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: false, authConfig: { secretRef: { name: 'gone' }, key: 'token' } },
+    }),
+    obj('WebhookTrigger', 'paused', {
+      suspend: true,
+      sources: { names: ['src'] },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: true },
+    }),
+  ].join('---\n'),
+);
+// The controller's cache sees the triggers shortly after they are created.
+await eventually(
+  () => fetch(`${base}/${ns}/paused`, { method: 'POST' }).then((r) => r.status),
+  (s) => s !== 404,
+);
+
+async function post(path: string, headers: Record<string, string> = {}, body?: string) {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers, ...(body !== undefined ? { body } : {}) });
+  return {
+    status: res.status,
+    body: (await res.json().catch(() => ({}))) as { status?: string; message?: string; task_id?: string },
+  };
+}
+const withToken = { 'x-trigger-auth': TOKEN };
+
+t.test("the original's response table", async (t) => {
+  const cases: [string, Record<string, string>, number, string][] = [
+    [`/${ns}/nope`, withToken, 404, "trigger doesn't exist"],
+    [`/${ns}/nope/src`, withToken, 404, "trigger doesn't exist"],
+    [`/${ns}/single`, withToken, 400, "multi-source hook isn't allowed"],
+    [`/${ns}/single/ghost`, withToken, 404, "source doesn't exist in the trigger"],
+    [`/${ns}/single/src`, {}, 401, 'authorization is required'],
+    [`/${ns}/single/src`, { 'x-trigger-auth': 'wrong' }, 403, 'forbidden'],
+    [`/${ns}/single/src`, { 'x-trigger-auth': `${TOKEN}\n`.trim().slice(0, -1) }, 403, 'forbidden'],
+    [`/${ns}/nosecret/src`, withToken, 500, 'unable to complete authorization'],
+    [`/${ns}/paused`, {}, 409, 'trigger is suspended'],
+  ];
+  for (const [path, headers, code, message] of cases) {
+    const r = await post(path, headers);
+    t.equal(r.status, code, `${path} -> ${code}`);
+    t.same(r.body, { status: 'error', message }, `${path} body`);
+  }
+  const ok = await post(`/${ns}/single/src`, withToken);
+  t.equal(ok.status, 202);
+  t.equal(ok.body.status, 'ok');
+  t.equal(ok.body.message, 'job has been scheduled');
+  t.match(ok.body.task_id, /^[0-9a-f-]{36}$/);
+  t.equal((await post(`/${ns}/open/src`)).status, 202, 'a trigger without authConfig needs no token');
+  const notFound = await fetch(`${base}/a/b/c/d`, { method: 'POST' });
+  t.equal(notFound.status, 404);
+  t.equal((await fetch(`${base}/${ns}/single/src`)).status, 404, 'GET on a hook path is not a route');
+});
+
+t.test('all sources with multiSource, GET /tasks/{id} shows the Jobs; onChangeOnly decides', async (t) => {
+  const r = await post(`/${ns}/multi`, withToken);
+  t.equal(r.status, 202);
+  const id = r.body.task_id ?? '';
+  const task = await eventually(
+    () =>
+      fetch(`${base}/tasks/${id}`, { headers: withToken }).then(
+        (x) => x.json() as Promise<{ state: string; jobs: string[] }>,
+      ),
+    (x) => x.state === 'Succeeded',
+    15_000,
+  );
+  t.equal(task.state, 'Succeeded');
+  t.equal(task.jobs.length, 2, 'one Job per source (onChangeOnly: false)');
+  const existing = (await batch.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.name);
+  for (const job of task.jobs) t.ok(existing.includes(job), `${job} exists`);
+  t.equal((await fetch(`${base}/tasks/${id}`)).status, 401, 'the task needs the trigger authorization');
+  t.equal((await fetch(`${base}/tasks/not-a-task`, { headers: withToken })).status, 404);
+
+  // onChangeOnly: true. The first call sees the commit for the first time (a Job); the next one no change.
+  const first = await post(`/${ns}/open/src`);
+  await eventually(
+    () => fetch(`${base}/tasks/${first.body.task_id}`).then((x) => x.json() as Promise<{ state: string }>),
+    (x) => x.state !== 'Pending' && x.state !== 'Running',
+  );
+  const again = await post(`/${ns}/open/src`);
+  const done = await eventually(
+    () =>
+      fetch(`${base}/tasks/${again.body.task_id}`).then((x) => x.json() as Promise<{ state: string; jobs: string[] }>),
+    (x) => x.state === 'Succeeded',
+  );
+  t.same(done.jobs, [], 'an unchanged repository with onChangeOnly: true creates no Job');
+});
+
+t.test('body limit and token rotation', async (t) => {
+  const big = await fetch(`${base}/${ns}/single/src`, {
+    method: 'POST',
+    headers: { ...withToken, 'content-type': 'application/json' },
+    body: 'x'.repeat(1024 * 1024 + 10),
+  });
+  t.equal(big.status, 413, 'bodies over 1 MiB are refused');
+  await core.replaceNamespacedSecret({
+    namespace: ns,
+    name: 'hook-auth',
+    body: { metadata: { name: 'hook-auth' }, stringData: { token: 'rotated-token' } },
+  });
+  t.equal(
+    await eventually(
+      () => post(`/${ns}/single/src`, { 'x-trigger-auth': 'rotated-token' }).then((r) => r.status),
+      (s) => s === 202,
+    ),
+    202,
+    'the new token works',
+  );
+  t.equal((await post(`/${ns}/single/src`, withToken)).status, 403, 'the old one stops working');
+  t.notOk(controller.logs().includes(TOKEN) || controller.logs().includes('rotated-token'), 'tokens are never logged');
+});
