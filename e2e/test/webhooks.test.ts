@@ -42,9 +42,18 @@ await core.createNamespacedSecret({
 const obj = (kind: string, name: string, spec: unknown) =>
   stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: ns }, spec });
 const auth = { secretRef: { name: 'hook-auth' }, key: 'token' };
+await core.createNamespacedSecret({
+  namespace: ns,
+  body: { metadata: { name: 'gh' }, stringData: { secret: 'gh-hmac-secret' } },
+});
 await kubectl(
   ['apply', '-f', '-'],
   [
+    obj('WebhookTrigger', 'github', {
+      sources: { names: ['src'], watchOn: { onChangeOnly: false, reference: { branch: 'main' } } },
+      action: { kind: 'Action', name: 'act' },
+      webhook: { multiSource: true, authConfig: { secretRef: { name: 'gh' }, key: 'secret', provider: 'github' } },
+    }),
     obj('GitRepo', 'src', { repoUri: servers.urls.http('app') }),
     obj('GitRepo', 'other', { repoUri: servers.urls.http('app') }),
     obj('Action', 'act', {}),
@@ -175,4 +184,62 @@ t.test('body limit and token rotation', async (t) => {
   );
   t.equal((await post(`/${ns}/single/src`, withToken)).status, 403, 'the old one stops working');
   t.notOk(controller.logs().includes(TOKEN) || controller.logs().includes('rotated-token'), 'tokens are never logged');
+});
+
+t.test('GitHub deliveries: signature, ping, unwatched ref, redelivery', async (t) => {
+  const { createHmac } = await import('node:crypto');
+  const send = async (event: string, payload: unknown, delivery: string, secret = 'gh-hmac-secret') => {
+    const raw = JSON.stringify(payload);
+    const signature = `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+    const res = await fetch(`${base}/${ns}/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': event,
+        'x-github-delivery': delivery,
+        'x-hub-signature-256': signature,
+      },
+      body: raw,
+    });
+    return { status: res.status, body: (await res.json()) as { message?: string; task_id?: string } };
+  };
+  t.match(
+    await kubectl(['-n', ns, 'get', 'webhooktriggers', '-o', 'name']),
+    'webhooktrigger.git-events-runner.rs/github',
+  );
+  const bad = await send('push', { ref: 'refs/heads/main' }, 'd-bad', 'wrong-secret');
+  t.equal(bad.status, 403, `a bad signature is refused: ${JSON.stringify(bad)}`);
+  const unsigned = await fetch(`${base}/${ns}/github`, {
+    method: 'POST',
+    headers: { 'x-github-event': 'push' },
+    body: '{}',
+  });
+  t.equal(unsigned.status, 401, 'no signature: 401');
+  const ping = await send('ping', { zen: 'hi' }, 'd-ping');
+  t.equal(ping.status, 200);
+  t.equal(ping.body.message, 'pong');
+  const other = await send('push', { ref: 'refs/heads/feature' }, 'd-other');
+  t.equal(other.status, 200);
+  t.match(other.body.message, /does not watch: ignored/);
+  const before = (await batch.listNamespacedJob({ namespace: ns })).items.length;
+  const first = await send('push', { ref: 'refs/heads/main' }, 'd-1');
+  t.equal(first.status, 202);
+  const again = await send('push', { ref: 'refs/heads/main' }, 'd-1');
+  t.equal(again.status, 202);
+  t.equal(again.body.task_id, first.body.task_id, 'a redelivery answers with the same task');
+  const task = await eventually(
+    () =>
+      fetch(`${base}/tasks/${first.body.task_id}`, { headers: { 'x-trigger-auth': 'gh-hmac-secret' } }).then(
+        (x) => x.json() as Promise<{ state: string; jobs: string[] }>,
+      ),
+    (x) => x.state === 'Succeeded',
+    15_000,
+  );
+  t.equal(task.jobs.length, 1, 'the watched ref started one check and one Job');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.equal(
+    (await batch.listNamespacedJob({ namespace: ns })).items.length,
+    before + 1,
+    'no second Job for the redelivery',
+  );
 });

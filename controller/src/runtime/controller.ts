@@ -194,7 +194,7 @@ export async function startController(
             namespace: task.namespace,
             name: task.trigger,
             ...(task.source !== undefined ? { source: task.source } : {}),
-            runKey: `request:${task.id}`,
+            runKey: task.runKey,
             coalesce: false,
           });
           const labels = { namespace: task.namespace, trigger_kind: 'WebhookTrigger', trigger_name: task.trigger };

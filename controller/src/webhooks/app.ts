@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebhookTriggerObject } from '../runtime/world.js';
 import type { SecretLookup } from '../sources/secrets.js';
+import { eventHint, safeEqual, verifyRequest } from './providers.js';
 import type { Task, TaskStore } from './tasks.js';
 
 /** What the webhook server needs from the controller. */
@@ -35,17 +35,6 @@ function reply(res: FastifyReply, outcome: Outcome): FastifyReply {
     );
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  if (x.length !== y.length) {
-    // Still spend a comparison, so the answer's timing does not depend on where the values differ.
-    timingSafeEqual(x, x);
-    return false;
-  }
-  return timingSafeEqual(x, y);
-}
-
 /**
  * Checks a request's token against the trigger's Secret. The outcome codes are the original's: 401
  * without the header, 403 with a wrong token, 500 when the Secret cannot be read (its name is logged,
@@ -54,14 +43,16 @@ function constantTimeEqual(a: string, b: string): boolean {
 async function authorize(
   opts: WebhookAppOptions,
   trigger: WebhookTriggerObject,
-  headers: Record<string, unknown>,
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
 ): Promise<Outcome | undefined> {
   const auth = trigger.spec.webhook.authConfig;
   if (auth === undefined) return undefined;
+  const provider = auth.provider ?? 'token';
   const header = (auth.header ?? opts.defaultAuthHeader()).toLowerCase();
   const raw = headers[header];
   const given = Array.isArray(raw) ? raw[0] : raw;
-  if (typeof given !== 'string') return { code: 401, message: 'authorization is required' };
+  if (provider === 'token' && typeof given !== 'string') return { code: 401, message: 'authorization is required' };
   const namespace = trigger.metadata.namespace ?? '';
   let expected: string | undefined;
   try {
@@ -83,7 +74,10 @@ async function authorize(
     );
     return { code: 500, message: 'unable to complete authorization' };
   }
-  return constantTimeEqual(given, expected) ? undefined : { code: 403, message: 'forbidden' };
+  if (provider === 'token') return safeEqual(given ?? '', expected) ? undefined : { code: 403, message: 'forbidden' };
+  const verdict = await verifyRequest(provider, expected, headers, body);
+  if (verdict === 'missing') return { code: 401, message: 'authorization is required' };
+  return verdict === 'ok' ? undefined : { code: 403, message: 'forbidden' };
 }
 
 /**
@@ -109,7 +103,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     retryAfter: 5,
     exposeStatusRoute: false,
   });
-  // Bodies are hints at most (provider payloads); accept any content type as a raw buffer.
+  // Bodies are hints at most (provider payloads) and signatures cover the exact bytes: keep every body raw.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const params = {
@@ -122,20 +117,57 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     required: ['namespace', 'trigger'],
   } as const;
 
+  // Provider deliveries already handled: a redelivery answers with the first task, starting nothing.
+  const deliveries = new Map<string, string>();
+
   const handle = async (
     p: { namespace: string; trigger: string; source?: string },
-    headers: Record<string, unknown>,
+    headers: Record<string, string | string[] | undefined>,
+    rawBody: unknown,
   ): Promise<Outcome> => {
+    const body = Buffer.isBuffer(rawBody) ? rawBody : Buffer.alloc(0);
     const trigger = opts.findTrigger(p.namespace, p.trigger);
     if (trigger === undefined) return { code: 404, message: "trigger doesn't exist" };
-    const denied = await authorize(opts, trigger, headers);
+    const denied = await authorize(opts, trigger, headers, body);
     if (denied !== undefined) return denied;
     if (p.source === undefined && trigger.spec.webhook.multiSource !== true)
       return { code: 400, message: "multi-source hook isn't allowed" };
     if (p.source !== undefined && !trigger.spec.sources.names.includes(p.source))
       return { code: 404, message: "source doesn't exist in the trigger" };
     if (trigger.spec.suspend === true) return { code: 409, message: 'trigger is suspended' };
-    const task = opts.tasks.create(p.namespace, p.trigger, p.source);
+    const provider = trigger.spec.webhook.authConfig?.provider ?? 'token';
+    const hint = eventHint(provider, headers, body);
+    if (hint.kind === 'ping') return { code: 200, message: 'pong' };
+    if (hint.kind === 'other') return { code: 200, message: 'event ignored: not a push' };
+    const watched = trigger.spec.sources.watchOn?.reference ?? { branch: 'main' };
+    const watchedRef =
+      watched.branch !== undefined
+        ? `refs/heads/${watched.branch}`
+        : watched.tag !== undefined
+          ? `refs/tags/${watched.tag}`
+          : undefined;
+    if (hint.refs.length > 0 && (watchedRef === undefined || !hint.refs.includes(watchedRef))) {
+      return { code: 200, message: 'push to a ref the trigger does not watch: ignored' };
+    }
+    const deliveryKey =
+      hint.deliveryId === undefined ? undefined : `${p.namespace}/${p.trigger}/${p.source ?? ''}/${hint.deliveryId}`;
+    const seen = deliveryKey === undefined ? undefined : deliveries.get(deliveryKey);
+    if (seen !== undefined && opts.tasks.get(seen) !== undefined)
+      return { code: 202, message: 'job has been scheduled', taskId: seen };
+    const task = opts.tasks.create(
+      p.namespace,
+      p.trigger,
+      p.source,
+      hint.deliveryId === undefined ? undefined : `delivery:${hint.deliveryId}`,
+    );
+    if (deliveryKey !== undefined) {
+      deliveries.set(deliveryKey, task.id);
+      while (deliveries.size > 10_000) {
+        const oldest = deliveries.keys().next().value;
+        if (oldest === undefined) break;
+        deliveries.delete(oldest);
+      }
+    }
     opts.start(task);
     return { code: 202, message: 'job has been scheduled', taskId: task.id };
   };
@@ -143,12 +175,12 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   app.post<{ Params: { namespace: string; trigger: string } }>(
     '/:namespace/:trigger',
     { schema: { params } },
-    async (req, res) => reply(res, await handle(req.params, req.headers)),
+    async (req, res) => reply(res, await handle(req.params, req.headers, req.body)),
   );
   app.post<{ Params: { namespace: string; trigger: string; source: string } }>(
     '/:namespace/:trigger/:source',
     { schema: { params: { ...params, required: ['namespace', 'trigger', 'source'] } } },
-    async (req, res) => reply(res, await handle(req.params, req.headers)),
+    async (req, res) => reply(res, await handle(req.params, req.headers, req.body)),
   );
   app.get<{ Params: { id: string } }>(
     '/tasks/:id',
@@ -157,7 +189,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       const task = opts.tasks.get(req.params.id);
       const trigger = task === undefined ? undefined : opts.findTrigger(task.namespace, task.trigger);
       if (task === undefined || trigger === undefined) return reply(res, { code: 404, message: "task doesn't exist" });
-      const denied = await authorize(opts, trigger, req.headers);
+      // Task lookups carry no body to sign: provider triggers accept their secret in the configured header.
+      const denied = await authorizeLookup(opts, trigger, req.headers);
       if (denied !== undefined) return reply(res, denied);
       return res
         .code(200)
@@ -176,4 +209,24 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     },
   );
   return app;
+}
+
+// GET /tasks/{id}: the trigger's token in its header (for provider triggers: the secret itself in the
+// configured header), since a lookup has no body to sign.
+async function authorizeLookup(
+  opts: WebhookAppOptions,
+  trigger: WebhookTriggerObject,
+  headers: Record<string, string | string[] | undefined>,
+): Promise<Outcome | undefined> {
+  const auth = trigger.spec.webhook.authConfig;
+  if (auth === undefined) return undefined;
+  return authorize(
+    opts,
+    {
+      ...trigger,
+      spec: { ...trigger.spec, webhook: { ...trigger.spec.webhook, authConfig: { ...auth, provider: 'token' } } },
+    },
+    headers,
+    Buffer.alloc(0),
+  );
 }

@@ -6,6 +6,8 @@ export interface Task {
   readonly namespace: string;
   readonly trigger: string;
   readonly source: string | undefined;
+  /** Job run key: the provider's delivery id when there is one (so a redelivery names the same Job). */
+  readonly runKey: string;
   state: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
   /** Jobs the check created. */
   jobs: string[];
@@ -31,13 +33,15 @@ export class TaskStore {
     this.#now = options.now ?? Date.now;
   }
 
-  create(namespace: string, trigger: string, source: string | undefined): Task {
+  create(namespace: string, trigger: string, source: string | undefined, runKey?: string): Task {
     this.#prune();
+    const id = randomUUID();
     const task: Task = {
-      id: randomUUID(),
+      id,
       namespace,
       trigger,
       source,
+      runKey: runKey ?? `request:${id}`,
       state: 'Pending',
       jobs: [],
       errors: [],

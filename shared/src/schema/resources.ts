@@ -327,8 +327,14 @@ const WebhookAuth = Type.Object(
         description: 'Request header carrying the token (default from the runtime config: x-trigger-auth).',
       }),
     ),
+    provider: Type.Optional(
+      StringEnum(['token', 'github', 'gitlab', 'gitea', 'bitbucket'] as const, {
+        description:
+          'How requests prove they know the secret (default token): token (the header equals it, as the original), github (X-Hub-Signature-256 HMAC-SHA256 of the body), gitlab (X-Gitlab-Token), gitea (X-Gitea-Signature HMAC-SHA256), bitbucket (Bitbucket Server X-Hub-Signature sha256=). Provider payloads then only hint which ref changed.',
+      }),
+    ),
   },
-  { description: 'Token authentication of webhook requests.' },
+  { description: 'Authentication of webhook requests.' },
 );
 
 const Webhook = Type.Object(
