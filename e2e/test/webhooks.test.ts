@@ -243,3 +243,37 @@ t.test('GitHub deliveries: signature, ping, unwatched ref, redelivery', async (t
     'no second Job for the redelivery',
   );
 });
+
+t.test('rate limits per source and trigger answer 429 with Retry-After; metrics have bounded labels', async (t) => {
+  const limited = await startControllerProcess({
+    kubeconfig: plane.kubeconfig,
+    namespace: 'ger-system',
+    args: ['--hooks-rrl-source', '1/60', '--hooks-rrl-trigger', '3/60'],
+  });
+  t.teardown(() => limited.stop('SIGKILL'));
+  const url = `http://127.0.0.1:${limited.webhooksPort}`;
+  await eventually(
+    () => fetch(`${url}/${ns}/open/src`, { method: 'POST' }).then((r) => r.status),
+    (s) => s !== 404,
+  );
+  const second = await fetch(`${url}/${ns}/open/src`, { method: 'POST' });
+  t.equal(second.status, 429, 'the source limit allows one per minute');
+  t.ok(Number(second.headers.get('retry-after')) > 0, 'Retry-After says when');
+  t.equal(second.headers.get('x-ratelimit-after'), second.headers.get('retry-after'));
+  t.match(await second.text(), /^Too Many Requests! Wait for \d+s$/);
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) statuses.push((await fetch(`${url}/${ns}/open`, { method: 'POST' })).status);
+  t.ok(statuses.includes(429), `the trigger limit applies to all routes of the trigger: ${statuses.join(',')}`);
+  for (let i = 0; i < 20; i++) await fetch(`${url}/random-${i}/path-${i}`, { method: 'POST' });
+  const metrics = (await limited.get('/metrics')).body;
+  t.match(
+    metrics,
+    /^git_events_runner_webhook_requests_total\{namespace="hooks",trigger_name="open",status="429"\} \d+$/m,
+  );
+  t.match(
+    metrics,
+    /^git_events_runner_webhook_requests_total\{namespace="",trigger_name="",status="404"\} 20$/m,
+    'unknown paths share one series',
+  );
+  t.notMatch(metrics, /random-/, 'a random path never creates a series');
+});

@@ -183,6 +183,11 @@ export async function startController(
     secrets,
     defaultAuthHeader: () => runtimeConfig.trigger.webhook.defaultAuthHeader,
     tasks,
+    rateLimits: options.rateLimits,
+    observe: (labels, seconds) => {
+      metrics.webhookRequests.inc(labels);
+      metrics.webhookDuration.observe(labels, seconds);
+    },
     tls: await loadWebhookTls(options, core),
     start: (task) => {
       webhookLimit

@@ -13,6 +13,8 @@ export class Metrics {
   readonly queueWaiting: Gauge;
   readonly queueWaitingDuration: Histogram;
   readonly leader: Gauge;
+  readonly webhookRequests: Counter<'namespace' | 'trigger_name' | 'status'>;
+  readonly webhookDuration: Histogram<'namespace' | 'trigger_name' | 'status'>;
   readonly scheduleLateness: Histogram;
   readonly watchesSynced: Gauge;
 
@@ -77,6 +79,19 @@ export class Metrics {
       name: `${prefix}_schedule_lateness_seconds`,
       help: 'How late scheduled checks start after they fall due (waiting for a free check slot included).',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    });
+    this.webhookRequests = new Counter({
+      name: `${prefix}_webhook_requests_total`,
+      help: 'Webhook requests by answer; unknown triggers are counted with empty labels.',
+      labelNames: ['namespace', 'trigger_name', 'status'],
+      registers: r,
+    });
+    this.webhookDuration = new Histogram({
+      name: `${prefix}_webhook_requests_duration_seconds`,
+      help: 'Time to answer a webhook request (the check runs afterwards).',
+      labelNames: ['namespace', 'trigger_name', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
       registers: r,
     });
     this.leader = new Gauge({

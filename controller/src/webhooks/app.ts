@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { WebhookTriggerObject } from '../runtime/world.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { eventHint, safeEqual, verifyRequest } from './providers.js';
+import { type Rate, RateLimiter } from './rate-limit.js';
 import type { Task, TaskStore } from './tasks.js';
 
 /** What the webhook server needs from the controller. */
@@ -18,13 +19,27 @@ export interface WebhookAppOptions {
   readonly start: (task: Task) => void;
   /** Most bytes a request body may have. Default 1 MiB. */
   readonly bodyLimit?: number;
+  /** Rate limits of the original's --hooks-rrl-global/-trigger/-source flags; absent ones are off. */
+  readonly rateLimits?: { readonly global?: Rate; readonly trigger?: Rate; readonly source?: Rate };
+  /** Called for every answered hook request; labels name only existing triggers (bounded series). */
+  readonly observe?: (labels: { namespace: string; trigger_name: string; status: string }, seconds: number) => void;
+  readonly now?: () => number;
   /** Serve HTTPS with this certificate chain and key (PEM). */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
-type Outcome = { code: number; message: string; taskId?: string };
+type Outcome = { code: number; message: string; taskId?: string; retryAfter?: number };
 
 function reply(res: FastifyReply, outcome: Outcome): FastifyReply {
+  if (outcome.retryAfter !== undefined) {
+    // The original's 429: plain text and both headers.
+    return res
+      .code(429)
+      .header('retry-after', String(outcome.retryAfter))
+      .header('x-ratelimit-after', String(outcome.retryAfter))
+      .type('text/plain')
+      .send(`Too Many Requests! Wait for ${outcome.retryAfter}s`);
+  }
   return res
     .code(outcome.code)
     .type('application/json')
@@ -119,6 +134,24 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
 
   // Provider deliveries already handled: a redelivery answers with the first task, starting nothing.
   const deliveries = new Map<string, string>();
+  const now = opts.now ?? Date.now;
+  const limiters = {
+    global: opts.rateLimits?.global === undefined ? undefined : new RateLimiter(opts.rateLimits.global, { now }),
+    trigger: opts.rateLimits?.trigger === undefined ? undefined : new RateLimiter(opts.rateLimits.trigger, { now }),
+    source: opts.rateLimits?.source === undefined ? undefined : new RateLimiter(opts.rateLimits.source, { now }),
+  };
+  // Source, then trigger, then global, as the original; keys exist only for triggers that exist.
+  const limited = (p: { namespace: string; trigger: string; source?: string }, exists: boolean): number | undefined => {
+    if (exists && p.source !== undefined) {
+      const wait = limiters.source?.take(`${p.namespace}/${p.trigger}/${p.source}`);
+      if (wait !== undefined) return wait;
+    }
+    if (exists) {
+      const wait = limiters.trigger?.take(`${p.namespace}/${p.trigger}`);
+      if (wait !== undefined) return wait;
+    }
+    return limiters.global?.take('');
+  };
 
   const handle = async (
     p: { namespace: string; trigger: string; source?: string },
@@ -127,6 +160,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   ): Promise<Outcome> => {
     const body = Buffer.isBuffer(rawBody) ? rawBody : Buffer.alloc(0);
     const trigger = opts.findTrigger(p.namespace, p.trigger);
+    const wait = limited(p, trigger !== undefined);
+    if (wait !== undefined) return { code: 429, message: 'too many requests', retryAfter: wait };
     if (trigger === undefined) return { code: 404, message: "trigger doesn't exist" };
     const denied = await authorize(opts, trigger, headers, body);
     if (denied !== undefined) return denied;
@@ -172,15 +207,24 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     return { code: 202, message: 'job has been scheduled', taskId: task.id };
   };
 
+  const answer = (p: { namespace: string; trigger: string }, res: FastifyReply, outcome: Outcome) => {
+    const known = opts.findTrigger(p.namespace, p.trigger) !== undefined;
+    opts.observe?.(
+      { namespace: known ? p.namespace : '', trigger_name: known ? p.trigger : '', status: String(outcome.code) },
+      res.elapsedTime / 1000,
+    );
+    return reply(res, outcome);
+  };
+
   app.post<{ Params: { namespace: string; trigger: string } }>(
     '/:namespace/:trigger',
     { schema: { params } },
-    async (req, res) => reply(res, await handle(req.params, req.headers, req.body)),
+    async (req, res) => answer(req.params, res, await handle(req.params, req.headers, req.body)),
   );
   app.post<{ Params: { namespace: string; trigger: string; source: string } }>(
     '/:namespace/:trigger/:source',
     { schema: { params: { ...params, required: ['namespace', 'trigger', 'source'] } } },
-    async (req, res) => reply(res, await handle(req.params, req.headers, req.body)),
+    async (req, res) => answer(req.params, res, await handle(req.params, req.headers, req.body)),
   );
   app.get<{ Params: { id: string } }>(
     '/tasks/:id',
