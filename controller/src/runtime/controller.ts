@@ -31,6 +31,8 @@ export interface ProcessInputs {
   readonly proxyEnv: Readonly<Record<string, string | undefined>>;
   /** OTEL_* variables for tracing. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** How often the webhook TLS certificate is re-read (default 5 s). */
+  readonly tlsReloadMs?: number;
   /** Address the utility server binds (default all interfaces, for the kubelet and Prometheus). */
   readonly listenHost?: string;
 }
@@ -175,6 +177,7 @@ export async function startController(
   await app.listen({ port: options.utilityPort, host: process_.listenHost ?? '0.0.0.0' });
 
   // Webhooks: every replica answers and runs the checks; Jobs wait for the leader's queue like any other.
+  let webhookTls = await loadWebhookTls(options, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
   const webhooks = buildWebhookApp({
@@ -188,7 +191,7 @@ export async function startController(
       metrics.webhookRequests.inc(labels);
       metrics.webhookDuration.observe(labels, seconds);
     },
-    tls: await loadWebhookTls(options, core),
+    tls: webhookTls,
     start: (task) => {
       webhookLimit
         .run(async () => {
@@ -222,6 +225,26 @@ export async function startController(
     },
   });
   await webhooks.listen({ port: options.webhooksPort, host: process_.listenHost ?? '0.0.0.0' });
+  // A rotated certificate (files rewritten by cert-manager or a kubelet projection, or a changed Secret)
+  // is picked up without a restart: new connections get it, established ones keep theirs.
+  const tlsReload =
+    webhookTls === undefined
+      ? undefined
+      : setInterval(() => {
+          loadWebhookTls(options, core)
+            .then((next) => {
+              if (next === undefined || (next.cert === webhookTls?.cert && next.key === webhookTls?.key)) return;
+              (
+                webhooks.server as unknown as { setSecureContext(o: { cert: string; key: string }): void }
+              ).setSecureContext(next);
+              webhookTls = next;
+              log.info({ server: 'webhooks' }, 'TLS certificate reloaded');
+            })
+            .catch((err: unknown) =>
+              log.warn({ err: messageOf(err) }, 'could not reload the TLS certificate; keeping the current one'),
+            );
+        }, process_.tlsReloadMs ?? 5000);
+  tlsReload?.unref();
   const address = app.server.address();
   const utilityPort = typeof address === 'object' && address !== null ? address.port : options.utilityPort;
 
@@ -248,6 +271,7 @@ export async function startController(
       queue?.stop();
       await s?.stop(options.shutdownTimeoutSeconds * 1000);
       await elector.stop();
+      clearInterval(tlsReload);
       await webhooks.close();
       await app.close();
       await secrets.stop();
