@@ -1,5 +1,6 @@
 import { API_VERSION } from '@git-events-runner/shared';
 import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import fc from 'fast-check';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
@@ -276,4 +277,41 @@ t.test('rate limits per source and trigger answer 429 with Retry-After; metrics 
     'unknown paths share one series',
   );
   t.notMatch(metrics, /random-/, 'a random path never creates a series');
+});
+
+t.test('random paths, headers and bodies: no crash, no 5xx but 503', async (t) => {
+  const header = fc.tuple(
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
+    fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 200 }),
+  );
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.webPath(), fc.constantFrom(`/${ns}/single/src`, `/${ns}/multi`, `/${ns}/github`, '/tasks/x')),
+      fc.array(header, { maxLength: 6 }),
+      fc.uint8Array({ maxLength: 4096 }),
+      fc.constantFrom('POST', 'GET', 'PUT', 'DELETE'),
+      async (path, headers, body, method) => {
+        let status: number;
+        try {
+          const res = await fetch(`${base}${path.startsWith('/') ? path : `/${path}`}`, {
+            method,
+            headers: Object.fromEntries(headers),
+            ...(method === 'GET' ? {} : { body }),
+          });
+          await res.arrayBuffer();
+          status = res.status;
+        } catch (err: unknown) {
+          // The client refused to build the request (an invalid header or URL): nothing reached the server.
+          if (err instanceof TypeError) return true;
+          throw err;
+        }
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        return status < 500 || status === 503;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.ok(statuses.size > 0, `answers: ${JSON.stringify([...statuses])}`);
+  t.equal((await controller.get('/ready')).status, 200, 'the controller is still up and ready');
 });
