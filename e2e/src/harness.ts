@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { mintKubeconfig } from './control-plane.js';
-import { kubectl, kubectlOk } from './kube.js';
+import { mintKubeconfig, startControlPlane } from './control-plane.js';
+import { installCrds, kubectl, kubectlOk } from './kube.js';
 import type { RunResult } from './tools.js';
 
 /** Environment variables through which the test runner hands its control plane to test files. */
@@ -64,4 +64,35 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     value = await fn();
   }
   return value;
+}
+
+/** A control plane of a test file's own, for tests that run a controller (which acts on every namespace). */
+export interface IsolatedCluster {
+  readonly binDir: string;
+  readonly kubeconfig: string;
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+  kubectl(args: readonly string[], input?: string): Promise<string>;
+}
+
+/**
+ * Starts a second control plane with the CRDs and the controller's namespace `ger-system`, stopped at the
+ * end of the test file. Controllers run against it so they never check the triggers of other test files.
+ */
+export async function isolatedCluster(t: { teardown(fn: () => Promise<void>): void }): Promise<IsolatedCluster> {
+  const { binDir } = testCluster();
+  const plane = await startControlPlane({ binDir });
+  t.teardown(() => plane.stop());
+  await installCrds(binDir, plane.kubeconfig);
+  const kc = new KubeConfig();
+  kc.loadFromFile(plane.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
+  return {
+    binDir,
+    kubeconfig: plane.kubeconfig,
+    kc,
+    core,
+    kubectl: (args, input) => kubectlOk(binDir, plane.kubeconfig, args, input),
+  };
 }

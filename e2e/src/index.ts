@@ -46,7 +46,15 @@ export {
   startHangingServer,
   type TagIds,
 } from './git-servers.js';
-export { ENV, eventually, type TestCluster, testCluster, testNamespace } from './harness.js';
+export {
+  ENV,
+  eventually,
+  type IsolatedCluster,
+  isolatedCluster,
+  type TestCluster,
+  testCluster,
+  testNamespace,
+} from './harness.js';
 export { installCrds, kubectl, kubectlOk } from './kube.js';
 export { type CertificateAuthority, createCertificateAuthority, type KeyPair } from './pki.js';
 export { alive } from './processes.js';

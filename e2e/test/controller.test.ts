@@ -1,39 +1,24 @@
 import { createServer } from 'node:http';
 import { API_VERSION, GROUP, VERSION } from '@git-events-runner/shared';
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, CustomObjectsApi, EventsV1Api, type V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startGitHttpServer, startGitServers } from '../src/git-servers.js';
-import {
-  type ControllerProcess,
-  eventually,
-  installCrds,
-  kubectlOk,
-  startControllerProcess,
-  startControlPlane,
-  testCluster,
-} from '../src/index.js';
+import { type ControllerProcess, eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
 
 // The controller process against its own control plane (so no other test's triggers are checked) and a
 // real git server. Jobs never run here (no kubelet): the tests complete them through the status subresource.
 
-const shared = testCluster();
-const plane = await startControlPlane({ binDir: shared.binDir });
-t.teardown(() => plane.stop());
-await installCrds(plane.binDir, plane.kubeconfig);
-const kc = new KubeConfig();
-kc.loadFromFile(plane.kubeconfig);
-const core = kc.makeApiClient(CoreV1Api);
+const plane = await isolatedCluster(t);
+const { kc, core, kubectl } = plane;
 const batch = kc.makeApiClient(BatchV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const events = kc.makeApiClient(EventsV1Api);
-const kubectl = (args: string[], input?: string) => kubectlOk(plane.binDir, plane.kubeconfig, args, input);
 
 const servers = await startGitServers({ ssh: false, daemon: false });
 t.teardown(() => servers.stop());
 const fx = servers.fixtures;
 
-await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
 // An OTLP/HTTP collector on loopback: the controller exports its traces here.
 const spans: string[] = [];
 const collector = createServer((req, res) => {

@@ -3,29 +3,20 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_VERSION } from '@git-events-runner/shared';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import {
   createCertificateAuthority,
   eventually,
-  installCrds,
+  isolatedCluster,
   kubectlOk,
   startControllerProcess,
-  startControlPlane,
-  testCluster,
 } from '../src/index.js';
 
 // The webhook server over TLS: certificates from files (and their rotation) and from a Secret.
 
-const shared = testCluster();
-const plane = await startControlPlane({ binDir: shared.binDir });
-t.teardown(() => plane.stop());
-await installCrds(plane.binDir, plane.kubeconfig);
-const kc = new KubeConfig();
-kc.loadFromFile(plane.kubeconfig);
-const core = kc.makeApiClient(CoreV1Api);
-await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
+const plane = await isolatedCluster(t);
+const { core } = plane;
 await core.createNamespace({ body: { metadata: { name: 'tls' } } });
 const obj = (kind: string, name: string, spec: unknown) =>
   stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: 'tls' }, spec });

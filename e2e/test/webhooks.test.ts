@@ -1,34 +1,20 @@
 import { API_VERSION } from '@git-events-runner/shared';
-import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
-import {
-  eventually,
-  installCrds,
-  kubectlOk,
-  startControllerProcess,
-  startControlPlane,
-  testCluster,
-} from '../src/index.js';
+import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
 
 // The webhook API against a running controller, its own control plane and a real git server.
 
-const shared = testCluster();
-const plane = await startControlPlane({ binDir: shared.binDir });
-t.teardown(() => plane.stop());
-await installCrds(plane.binDir, plane.kubeconfig);
-const kc = new KubeConfig();
-kc.loadFromFile(plane.kubeconfig);
-const core = kc.makeApiClient(CoreV1Api);
+const plane = await isolatedCluster(t);
+const { kc, core, kubectl } = plane;
 const batch = kc.makeApiClient(BatchV1Api);
-const kubectl = (args: string[], input?: string) => kubectlOk(plane.binDir, plane.kubeconfig, args, input);
 const servers = await startGitServers({ ssh: false, daemon: false });
 t.teardown(() => servers.stop());
 await servers.fixtures.create('app');
 await servers.fixtures.commit('app', { 'deploy.sh': 'echo\n' }, 'first');
-await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
 const controller = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system' });
 t.teardown(() => controller.stop('SIGKILL'));
 const base = `http://127.0.0.1:${controller.webhooksPort}`;
