@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +6,10 @@ import { API_VERSION } from '@git-events-runner/shared';
 import { stringify } from 'yaml';
 import { startControlPlane } from './control-plane.js';
 import { startControllerProcess } from './controller-process.js';
+import { createGitFixtures } from './git-fixtures.js';
 import { startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
+import { cpuSeconds, rssMiB } from './processes.js';
 import { ensureTools } from './tools.js';
 
 // `npm run bench:scale`: 1,000 ScheduleTriggers over 100 repositories served by git http-backend, against
@@ -22,34 +22,11 @@ const INTERVAL_S = 10;
 const ROUNDS = 3;
 
 async function makeRepos(root: string): Promise<void> {
+  const fixtures = createGitFixtures(root);
   for (let i = 0; i < REPOS; i++) {
-    const repo = join(root, `r${i}.git`);
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn(
-        'bash',
-        ['-c', `git init -q --bare -b main ${repo} && git --git-dir ${repo} fast-import --quiet`],
-        { stdio: ['pipe', 'inherit', 'inherit'] },
-      );
-      p.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`repo ${i}: ${c}`))));
-      const text = `repo ${i}\n`;
-      p.stdin.end(
-        `commit refs/heads/main\ncommitter B <b@example.invalid> 1700000000 +0000\ndata 4\nini\nM 100644 inline README\ndata ${text.length}\n${text}\n`,
-      );
-    });
+    await fixtures.create(`r${i}`);
+    await fixtures.commit(`r${i}`, { README: `repo ${i}\n` }, 'init');
   }
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100 Hz)
-}
-
-function rssMiB(pid: number): number {
-  const line =
-    readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(line.replace(/\D+/g, '')) / 1024;
 }
 
 function buckets(metrics: string, name: string): { le: number; n: number }[] {

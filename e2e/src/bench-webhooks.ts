@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +8,10 @@ import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { startControlPlane } from './control-plane.js';
 import { startControllerProcess } from './controller-process.js';
+import { createGitFixtures } from './git-fixtures.js';
 import { startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
+import { rssMiB } from './processes.js';
 import { ensureTools } from './tools.js';
 
 // `npm run bench:webhooks`: the webhook server under load with token auth, against the local control plane.
@@ -19,14 +19,6 @@ import { ensureTools } from './tools.js';
 // answers and memory at 5x overload.
 
 const TOKEN = 'bench-token-1';
-
-function rssMiB(pid: number): number {
-  const line =
-    readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(line.replace(/\D+/g, '')) / 1024;
-}
 
 function pct(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -40,18 +32,9 @@ async function main(): Promise<void> {
   const git = await startGitHttpServer({ root: join(dir, 'repos') });
   try {
     await installCrds(binDir, plane.kubeconfig);
-    await new Promise<void>((resolve, reject) => {
-      const repo = join(dir, 'repos', 'app.git');
-      const p = spawn(
-        'bash',
-        ['-c', `git init -q --bare -b main ${repo} && git --git-dir ${repo} fast-import --quiet`],
-        { stdio: ['pipe', 'inherit', 'inherit'] },
-      );
-      p.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`repo: ${c}`))));
-      p.stdin.end(
-        'commit refs/heads/main\ncommitter B <b@example.invalid> 1700000000 +0000\ndata 3\nini\nM 100644 inline README\ndata 3\nhi\n\n',
-      );
-    });
+    const fixtures = createGitFixtures(join(dir, 'repos'));
+    await fixtures.create('app');
+    await fixtures.commit('app', { README: 'hi\n' }, 'init');
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     const o = (kind: string, name: string, spec: unknown) =>
