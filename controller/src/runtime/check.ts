@@ -1,5 +1,12 @@
 import { type CheckedSource, type GitRef, GROUP, type TriggerStatus, VERSION } from '@git-events-runner/shared';
-import { cacheDirFor, checkFiles, type GitRemote, isGitError, resolveRef } from '@git-events-runner/shared/git';
+import {
+  cacheDirFor,
+  checkFiles,
+  type GitRemote,
+  isGitError,
+  parseRepoUri,
+  resolveRef,
+} from '@git-events-runner/shared/git';
 import type { BatchV1Api, CustomObjectsApi, EventsV1Api, V1Job } from '@kubernetes/client-node';
 import { V1MicroTime } from '@kubernetes/client-node';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
@@ -73,7 +80,8 @@ function coalescedResolve(
     for (const [k, v] of recent)
       if (v.settledAt !== undefined && now - v.settledAt >= COALESCE_WINDOW_MS) recent.delete(k);
   }
-  const host = new URL(remote.uri.startsWith('git@') ? `ssh://${remote.uri.replace(':', '/')}` : remote.uri).hostname;
+  // The per-host bound uses the same URI parser as the transports (scp-like URIs included).
+  const host = parseRepoUri(remote.uri).host;
   const promise = ctx.perHost(host).run(() => resolveRef(remote, ref));
   const entry: { promise: Promise<{ commit: string }>; settledAt?: number } = { promise };
   recent.set(key, entry);
