@@ -72,11 +72,14 @@ async function main(): Promise<number> {
     plane = await startControlPlane({ binDir, log });
     await installCrds(binDir, plane.kubeconfig);
     log('CRDs installed');
-    const resultsDir = join(root, '.tap', 'test-results');
+    // A results folder of this run's own (tap also writes .tap/test-results), so runs in one checkout
+    // at the same time each count their own files.
+    const resultsDir = join(root, '.tap', `run-${process.pid}`);
     await rm(resultsDir, { recursive: true, force: true });
     // Arguments select test files or pass options to tap; without files, every compiled test runs.
     const given = process.argv.slice(2);
-    const args = given.some((a) => !a.startsWith('-')) ? given : [...given, ...(await testFiles(root))];
+    const selected = given.some((a) => !a.startsWith('-')) ? given : [...given, ...(await testFiles(root))];
+    const args = ['--output-dir', resultsDir, ...selected];
     // tap's own entry point, run by this very Node (24), so test processes use it too.
     const tapEntry = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
     const code = await new Promise<number>((resolve, reject) => {
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
       child.once('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
     });
     const totals = await count(resultsDir);
+    await rm(resultsDir, { recursive: true, force: true });
     if (code !== 0 && totals.fail === 0) totals.fail = 1;
     process.stdout.write(
       `\n${totals.pass} passed, ${totals.fail} failed${totals.skip > 0 ? `, ${totals.skip} skipped` : ''}\n`,
