@@ -1,6 +1,6 @@
 import { GROUP, VERSION } from '@git-events-runner/shared';
+import { nextRun, parseSchedule, type Schedule, TimerQueue } from '@git-events-runner/shared/schedule';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { nextRun, parseSchedule, type Schedule, TimerQueue } from '../schedule/index.js';
 import { type CheckContext, publishEvent, runCheck, writeStatus } from './check.js';
 import type { Metrics } from './metrics.js';
 import { readyCondition } from './status.js';

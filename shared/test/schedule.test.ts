@@ -1,5 +1,4 @@
 import { INTERVAL_PATTERN } from '@git-events-runner/shared';
-import t from 'tap';
 import {
   type CronSchedule,
   formatInterval,
@@ -11,7 +10,8 @@ import {
   type Schedule,
   ScheduleError,
   type ScheduleErrorCode,
-} from '../src/schedule/index.js';
+} from '@git-events-runner/shared/schedule';
+import t from 'tap';
 
 const S = 1000;
 const MIN = 60 * S;

@@ -1,5 +1,11 @@
+import {
+  MAX_TIMER_DELAY_MS,
+  ManualClock,
+  ScheduleError,
+  systemClock,
+  TimerQueue,
+} from '@git-events-runner/shared/schedule';
 import t from 'tap';
-import { MAX_TIMER_DELAY_MS, ManualClock, ScheduleError, systemClock, TimerQueue } from '../src/schedule/index.js';
 
 function setup(start = 1_000_000) {
   const clock = new ManualClock(start);

@@ -1,4 +1,4 @@
-import { INTERVAL_UNITS } from '@git-events-runner/shared';
+import { INTERVAL_UNITS } from '../schema/resources.js';
 import { ScheduleError } from './errors.js';
 
 type IntervalUnit = (typeof INTERVAL_UNITS)[number];
