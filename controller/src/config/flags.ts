@@ -102,6 +102,7 @@ function parser<T>(parse: (value: string) => T): (value: string) => T {
 const integer = (min: number, max: number) => parser((v) => parseIntegerInRange(v, min, max));
 const port = integer(1, 65535);
 const parallelism = integer(1, 255);
+const backlog = integer(1, 1_000_000);
 const seconds = (min: number, max: number = Number.MAX_SAFE_INTEGER) => integer(min, max);
 const subdomain = parser((v) => checkName(v, 'subdomain'));
 const label = parser((v) => checkName(v, 'label'));
@@ -115,6 +116,7 @@ export interface RunFlags {
   readonly webhooksPort: number;
   readonly utilityPort: number;
   readonly webhooksParallelism: number;
+  readonly webhooksMaxPending: number;
   readonly scheduleParallelism: number;
   readonly secretsCacheTime: number;
   readonly sourceCloneFolder: string;
@@ -158,6 +160,14 @@ export function addRunOptions(cmd: Command): Command {
       new Option('--webhooks-parallelism <n>', 'webhook-triggered checks run at once (1-255); more wait')
         .default(16)
         .argParser(parallelism),
+    )
+    .addOption(
+      new Option(
+        '--webhooks-max-pending <n>',
+        'webhook checks that may wait for their turn (1-1000000); while more wait, the webhook server answers 503 with Retry-After instead of queueing more',
+      )
+        .default(1000)
+        .argParser(backlog),
     )
     .addOption(
       new Option('--schedule-parallelism <n>', 'scheduled checks run at once (1-255); more wait')
@@ -320,6 +330,8 @@ export interface RunOptions {
   readonly webhooksPort: number;
   readonly utilityPort: number;
   readonly webhooksParallelism: number;
+  /** Webhook checks that may wait; beyond it the webhook server sheds load with 503. */
+  readonly webhooksMaxPending: number;
   readonly scheduleParallelism: number;
   /** Idle seconds after which a watched Secret is dropped from the cache (was a plain TTL in the original). */
   readonly secretsCacheTimeSeconds: number;
@@ -416,6 +428,7 @@ export function toRunOptions(flags: RunFlags, environment: RunEnvironment): RunO
     webhooksPort: flags.webhooksPort,
     utilityPort: flags.utilityPort,
     webhooksParallelism: flags.webhooksParallelism,
+    webhooksMaxPending: flags.webhooksMaxPending,
     scheduleParallelism: flags.scheduleParallelism,
     secretsCacheTimeSeconds: flags.secretsCacheTime,
     sourceCloneFolder: flags.sourceCloneFolder,

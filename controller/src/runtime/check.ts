@@ -17,6 +17,7 @@ import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
+import type { StatusWrites } from './status-writes.js';
 import { messageOf, type Semaphore, statusOf, timestamp } from './util.js';
 import type { ActionObject, TriggerObject, World } from './world.js';
 
@@ -37,6 +38,8 @@ export interface CheckContext {
   readonly tracer: Tracer;
   readonly now: () => number;
   readonly onJobCreated?: (job: V1Job) => void;
+  /** Serialises and batches the status writes of each trigger. */
+  readonly statusWrites: StatusWrites<TriggerStatus, TriggerObject>;
 }
 
 /** What started a check. */
@@ -46,8 +49,11 @@ export interface CheckRequest {
   readonly name: string;
   /** Check only this source (webhooks); all sources otherwise. */
   readonly source?: string;
-  /** Unique key of this run for onChangeOnly:false Jobs: the schedule slot or the webhook request id. */
-  readonly runKey: string;
+  /**
+   * Unique keys of the runs this check serves, for onChangeOnly:false Jobs (one Job each): the schedule
+   * slot, or the request ids of the webhooks batched into this check.
+   */
+  readonly runKeys: readonly string[];
   /**
    * Whether a recent ls-refs answer for the same repository and ref may be reused (scheduled checks);
    * a webhook says something changed just now and always asks the server.
@@ -245,10 +251,46 @@ async function checkSource(
         if (statusOf(err) !== 404) throw err;
       });
   }
-  const runKey = onChangeOnly ? `${commit}${fileHash === undefined ? '' : `:${fileHash}`}` : req.runKey;
+  // onChangeOnly: one Job per change, named after it (every run of this check shares it); otherwise
+  // one Job per run key (schedule slot, webhook request).
+  // Forbid and Replace allow one Job at a time, so runs batched into this check share the last one.
+  const shared = onChangeOnly || policy !== 'Allow';
+  const runKeys = onChangeOnly
+    ? [`${commit}${fileHash === undefined ? '' : `:${fileHash}`}`]
+    : shared
+      ? req.runKeys.slice(-1)
+      : req.runKeys;
+  const jobs: { runKey: string; name: string }[] = [];
+  for (const runKey of runKeys) {
+    const created = await createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey);
+    if (!created.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: created.message, previous };
+    if (shared) for (const k of req.runKeys) jobs.push({ runKey: k, name: created.name });
+    else jobs.push({ runKey, name: created.name });
+  }
+  const now = timestamp(ctx.now());
+  const last = jobs.at(-1)?.name ?? '';
+  return {
+    source: name,
+    ok: true,
+    entry: { ...unchanged, changed: now, lastJob: { name: last, commit, phase: 'Queued' } },
+    jobs,
+  };
+}
+
+async function createJob(
+  ctx: CheckContext,
+  req: CheckRequest,
+  trigger: TriggerObject,
+  source: { name: string; kind: 'GitRepo' | 'ClusterGitRepo' },
+  action: ActionObject,
+  ref: GitRef,
+  commit: string,
+  runKey: string,
+): Promise<{ ok: true; name: string } | { ok: false; message: string }> {
+  const uid = trigger.metadata.uid ?? '';
   const job = buildJob({
     trigger: { kind: req.kind, name: req.name, namespace: req.namespace, uid },
-    source: { kind: source.kind, name },
+    source,
     reference: ref,
     commit,
     action: {
@@ -270,7 +312,7 @@ async function checkSource(
       ...job.metadata?.annotations,
       // Full names (labels may be truncated) and the Action's own wait timeout, for the queue.
       'git-events-runner.rs/trigger': req.name,
-      'git-events-runner.rs/source': name,
+      'git-events-runner.rs/source': source.name,
       ...(waitTimeout !== undefined ? { 'git-events-runner.rs/wait-timeout-seconds': String(waitTimeout) } : {}),
     },
   };
@@ -284,26 +326,13 @@ async function checkSource(
       'Normal',
       'JobCreated',
       'CreateJob',
-      `Job ${jobName} created for ${name} at ${commit.slice(0, 12)}`,
+      `Job ${jobName} created for ${source.name} at ${commit.slice(0, 12)}`,
     );
   } catch (err: unknown) {
     // A Job of this run exists already (another replica, a redelivery): the same work, done once.
-    if (statusOf(err) !== 409)
-      return {
-        source: name,
-        ok: false,
-        reason: 'JobCreateFailed',
-        message: `cannot create Job ${jobName}: ${messageOf(err)}`,
-        previous,
-      };
+    if (statusOf(err) !== 409) return { ok: false, message: `cannot create Job ${jobName}: ${messageOf(err)}` };
   }
-  const now = timestamp(ctx.now());
-  return {
-    source: name,
-    ok: true,
-    entry: { ...unchanged, changed: now, lastJob: { name: jobName, commit, phase: 'Queued' } },
-    job: jobName,
-  };
+  return { ok: true, name: jobName };
 }
 
 /** Result of a check run. */
@@ -408,34 +437,47 @@ async function readTrigger(
 /**
  * Writes a trigger's status computed from its freshest state, with optimistic concurrency (the
  * resourceVersion read is the one written against; a conflict re-reads and recomputes). Nothing is
- * written when the status would not change.
+ * written when the status would not change. Writes of one trigger are serialised and batched
+ * (StatusWrites), so concurrent checks of it don't fight over the resourceVersion.
  */
-export async function writeStatus(
-  ctx: Pick<CheckContext, 'custom' | 'log'>,
+export function writeStatus(
+  ctx: Pick<CheckContext, 'custom' | 'log' | 'statusWrites'>,
   req: { kind: keyof typeof PLURAL; namespace: string; name: string },
   compute: (fresh: TriggerStatus | undefined, generation: number) => TriggerStatus,
   cached?: TriggerObject,
 ): Promise<void> {
+  return ctx.statusWrites.write(`${req.kind}/${req.namespace}/${req.name}`, compute, cached, (composed, first) =>
+    writeStatusNow(ctx, req, composed, first),
+  );
+}
+
+async function writeStatusNow(
+  ctx: Pick<CheckContext, 'custom' | 'log'>,
+  req: { kind: keyof typeof PLURAL; namespace: string; name: string },
+  compute: (fresh: TriggerStatus | undefined, generation: number) => TriggerStatus,
+  first: TriggerObject | undefined,
+): Promise<TriggerObject | undefined> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    // The cached object is tried first (one request instead of two); its resourceVersion makes a stale
-    // copy fail with 409, and then the fresh object is read and the status recomputed from it.
-    const current = attempt === 0 && cached !== undefined ? cached : await readTrigger(ctx as CheckContext, req);
-    if (current === undefined) return;
+    // The cached (or last written) object is tried first: one request instead of two; its
+    // resourceVersion makes a stale copy fail with 409, and then the fresh object is read and the
+    // status recomputed from it.
+    const current = attempt === 0 && first !== undefined ? first : await readTrigger(ctx as CheckContext, req);
+    if (current === undefined) return undefined;
     const next = compute(current.status, current.metadata.generation ?? 0);
-    if (sameJson(next, current.status)) return;
+    if (sameJson(next, current.status)) return current;
     try {
-      await ctx.custom.replaceNamespacedCustomObjectStatus({
+      return (await ctx.custom.replaceNamespacedCustomObjectStatus({
         group: GROUP,
         version: VERSION,
         namespace: req.namespace,
         plural: PLURAL[req.kind],
         name: req.name,
         body: { ...current, status: next },
-      });
-      return;
+      })) as TriggerObject;
     } catch (err: unknown) {
       if (statusOf(err) !== 409) throw err;
     }
   }
   ctx.log.warn({ trigger: `${req.namespace}/${req.name}` }, 'status write kept conflicting; giving up for this run');
+  return undefined;
 }

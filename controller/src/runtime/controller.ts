@@ -14,13 +14,15 @@ import type { Logger } from 'pino';
 import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
 import { buildWebhookApp } from '../webhooks/app.js';
-import { TaskStore } from '../webhooks/tasks.js';
+import { type Task, TaskStore } from '../webhooks/tasks.js';
+import { Batches } from './batches.js';
 import { type CheckContext, runCheck } from './check.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
 import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
+import { StatusWrites } from './status-writes.js';
 import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
 import { type ScheduleTriggerObject, World } from './world.js';
@@ -124,6 +126,7 @@ export async function startController(
     log,
     tracer: tracing.tracer,
     now: Date.now,
+    statusWrites: new StatusWrites(),
   };
 
   const becameLeader = async (leading: boolean) => {
@@ -180,6 +183,47 @@ export async function startController(
   let webhookTls = await loadWebhookTls(options, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
+  // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
+  const webhookChecks = new Batches<Task>((_key, batch) => runWebhookCheck(batch));
+  const runWebhookCheck = (batch: Task[]): Promise<void> => {
+    const first = batch[0];
+    if (first === undefined) return Promise.resolve();
+    return webhookLimit
+      .run(async () => {
+        for (const task of batch) task.state = 'Running';
+        const started = Date.now();
+        const outcome = await runCheck(ctx, {
+          kind: 'WebhookTrigger',
+          namespace: first.namespace,
+          name: first.trigger,
+          ...(first.source !== undefined ? { source: first.source } : {}),
+          runKeys: batch.map((task) => task.runKey),
+          coalesce: false,
+        });
+        const labels = { namespace: first.namespace, trigger_kind: 'WebhookTrigger', trigger_name: first.trigger };
+        metrics.checkDuration.observe(labels, (Date.now() - started) / 1000);
+        metrics.checks.inc({ ...labels, result: outcome.results.every((r) => r.ok) ? 'ok' : 'failed' });
+        for (const task of batch) {
+          for (const r of outcome.results) {
+            if (r.ok) {
+              for (const job of r.jobs ?? [])
+                if (job.runKey === task.runKey && !task.jobs.includes(job.name)) task.jobs.push(job.name);
+            } else task.errors.push({ source: r.source, reason: r.reason, message: r.message });
+          }
+          task.state = task.errors.length === 0 ? 'Succeeded' : 'Failed';
+        }
+      })
+      .catch((err: unknown) => {
+        for (const task of batch) {
+          task.state = 'Failed';
+          task.errors.push({ source: task.source ?? '', reason: 'CheckFailed', message: messageOf(err) });
+        }
+      })
+      .finally(() => {
+        const now = Date.now();
+        for (const task of batch) task.finishedAt = now;
+      });
+  };
   const webhooks = buildWebhookApp({
     logger: log,
     findTrigger: (namespace, name) => world.webhookTriggers.get(name, namespace),
@@ -192,37 +236,8 @@ export async function startController(
       metrics.webhookDuration.observe(labels, seconds);
     },
     tls: webhookTls,
-    start: (task) => {
-      webhookLimit
-        .run(async () => {
-          task.state = 'Running';
-          const started = Date.now();
-          const outcome = await runCheck(ctx, {
-            kind: 'WebhookTrigger',
-            namespace: task.namespace,
-            name: task.trigger,
-            ...(task.source !== undefined ? { source: task.source } : {}),
-            runKey: task.runKey,
-            coalesce: false,
-          });
-          const labels = { namespace: task.namespace, trigger_kind: 'WebhookTrigger', trigger_name: task.trigger };
-          metrics.checkDuration.observe(labels, (Date.now() - started) / 1000);
-          metrics.checks.inc({ ...labels, result: outcome.results.every((r) => r.ok) ? 'ok' : 'failed' });
-          for (const r of outcome.results) {
-            if (r.ok) {
-              if (r.job !== undefined && !task.jobs.includes(r.job)) task.jobs.push(r.job);
-            } else task.errors.push({ source: r.source, reason: r.reason, message: r.message });
-          }
-          task.state = task.errors.length === 0 ? 'Succeeded' : 'Failed';
-        })
-        .catch((err: unknown) => {
-          task.state = 'Failed';
-          task.errors.push({ source: task.source ?? '', reason: 'CheckFailed', message: messageOf(err) });
-        })
-        .finally(() => {
-          task.finishedAt = Date.now();
-        });
-    },
+    backlog: { pending: () => webhookChecks.waiting + webhookLimit.waiting, max: options.webhooksMaxPending },
+    start: (task) => webhookChecks.submit(`${task.namespace}/${task.trigger}/${task.source ?? ''}`, task),
   });
   await webhooks.listen({ port: options.webhooksPort, host: process_.listenHost ?? '0.0.0.0' });
   // A rotated certificate (files rewritten by cert-manager or a kubelet projection, or a changed Secret)

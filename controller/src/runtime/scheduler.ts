@@ -172,7 +172,7 @@ export class TriggerScheduler {
           kind: 'ScheduleTrigger',
           namespace,
           name,
-          runKey,
+          runKeys: [runKey],
           coalesce: !requested,
         });
         const labels = { namespace, trigger_kind: 'ScheduleTrigger', trigger_name: name };

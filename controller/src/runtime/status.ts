@@ -17,8 +17,9 @@ export type SourceResult =
   | {
       readonly source: string;
       readonly ok: true;
-      readonly entry: CheckedSource /** The Job this check started. */;
-      readonly job?: string;
+      readonly entry: CheckedSource;
+      /** The Job started for each run key this check served (onChangeOnly: the same Job for all). */
+      readonly jobs?: readonly { readonly runKey: string; readonly name: string }[];
     }
   | {
       readonly source: string;

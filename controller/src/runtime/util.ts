@@ -18,6 +18,11 @@ export class Semaphore {
     this.#free = limit;
   }
 
+  /** Callers waiting for a slot. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free -= 1;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));

@@ -24,6 +24,11 @@ export interface WebhookAppOptions {
   /** Called for every answered hook request; labels name only existing triggers (bounded series). */
   readonly observe?: (labels: { namespace: string; trigger_name: string; status: string }, seconds: number) => void;
   readonly now?: () => number;
+  /**
+   * Checks waiting for their turn, and how many may: above it every request gets 503 with Retry-After
+   * (under-pressure's health check), so a flood is shed instead of queued without bound.
+   */
+  readonly backlog?: { readonly pending: () => number; readonly max: number };
   /** Serve HTTPS with this certificate chain and key (PEM). */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -117,6 +122,12 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     maxHeapUsedBytes: 1024 * 1024 * 1024,
     retryAfter: 5,
     exposeStatusRoute: false,
+    ...(opts.backlog !== undefined
+      ? {
+          healthCheck: async () => (opts.backlog?.pending() ?? 0) < (opts.backlog?.max ?? Number.POSITIVE_INFINITY),
+          healthCheckInterval: 100,
+        }
+      : {}),
   });
   // Bodies are hints at most (provider payloads) and signatures cover the exact bytes: keep every body raw.
   app.removeAllContentTypeParsers();
