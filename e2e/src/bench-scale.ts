@@ -97,6 +97,8 @@ async function main(): Promise<void> {
       kubeconfig: plane.kubeconfig,
       namespace: 'ger-system',
       args: ['--log-level', 'warn'],
+      ...(process.env.GER_BENCH_ENTRY ? { entry: process.env.GER_BENCH_ENTRY } : {}),
+      ...(process.env.GER_BENCH_NODE_ARGS ? { nodeArgs: process.env.GER_BENCH_NODE_ARGS.split(' ') } : {}),
     });
     const timeToReady = performance.now() - started;
     const pid = controller.child.pid ?? 0;

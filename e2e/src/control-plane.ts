@@ -35,6 +35,13 @@ export interface ControlPlane extends ControlPlaneState {
   mintKubeconfig(user: string, groups?: readonly string[]): Promise<string>;
   /** Stops both servers and removes the state directory. */
   stop(): Promise<void>;
+  /**
+   * Stops kube-apiserver only (etcd keeps the data), for outage tests; startApiServer() brings it back on
+   * the same address. Only for a control plane started by this process.
+   */
+  stopApiServer(): Promise<void>;
+  /** Starts kube-apiserver again after stopApiServer() and waits until it is ready. */
+  startApiServer(): Promise<void>;
 }
 
 const STATE = 'state.json';
@@ -126,49 +133,60 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const server = `https://127.0.0.1:${apiPort}`;
     log(`starting kube-apiserver on ${server}`);
-    const apiserver = startGuarded(
-      join(options.binDir, 'kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        `--cert-dir=${join(dir, 'pki')}`,
-        `--tls-cert-file=${pki('apiserver.crt')}`,
-        `--tls-private-key-file=${pki('apiserver.key')}`,
-        `--client-ca-file=${pki('ca.crt')}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--authorization-mode=RBAC',
-        '--service-account-issuer=https://kubernetes.default.svc',
-        `--service-account-key-file=${pki('sa.pub')}`,
-        `--service-account-signing-key-file=${pki('sa.key')}`,
-        '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount',
-        '--endpoint-reconciler-type=none',
-        '--v=0',
-      ],
-      join(dir, 'kube-apiserver.log'),
-      watch,
-    );
-    pids.push(apiserver.pid);
-
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      if ((await readyz(server, ca.cert, admin)) === 200) break;
-      if (!alive(apiserver.pid) || !alive(etcd.pid) || Date.now() > deadline) {
-        throw new Error(
-          `kube-apiserver did not become ready\n--- kube-apiserver.log\n${await tail(join(dir, 'kube-apiserver.log'))}\n--- etcd.log\n${await tail(join(dir, 'etcd.log'))}`,
-        );
+    const startApiServer = async (): Promise<number> => {
+      const apiserver = startGuarded(
+        join(options.binDir, 'kube-apiserver'),
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+          `--cert-dir=${join(dir, 'pki')}`,
+          `--tls-cert-file=${pki('apiserver.crt')}`,
+          `--tls-private-key-file=${pki('apiserver.key')}`,
+          `--client-ca-file=${pki('ca.crt')}`,
+          `--secure-port=${apiPort}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--authorization-mode=RBAC',
+          '--service-account-issuer=https://kubernetes.default.svc',
+          `--service-account-key-file=${pki('sa.pub')}`,
+          `--service-account-signing-key-file=${pki('sa.key')}`,
+          '--allow-privileged=true',
+          '--disable-admission-plugins=ServiceAccount',
+          '--endpoint-reconciler-type=none',
+          '--v=0',
+        ],
+        join(dir, 'kube-apiserver.log'),
+        watch,
+      );
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        if ((await readyz(server, ca.cert, admin)) === 200) return apiserver.pid;
+        if (!alive(apiserver.pid) || !alive(etcd.pid) || Date.now() > deadline) {
+          throw new Error(
+            `kube-apiserver did not become ready\n--- kube-apiserver.log\n${await tail(join(dir, 'kube-apiserver.log'))}\n--- etcd.log\n${await tail(join(dir, 'etcd.log'))}`,
+          );
+        }
+        await sleep(250);
       }
-      await sleep(250);
-    }
+    };
+    pids.push(await startApiServer());
 
     const kubeconfig = join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfig, kubeconfigYaml(server, ca.cert, 'admin', admin), { mode: 0o600 });
     const state: ControlPlaneState = { dir, server, kubeconfig, binDir: options.binDir, pids };
     await writeFile(join(dir, STATE), JSON.stringify(state, null, 2));
     log(`control plane ready at ${server}`);
-    return handle(state);
+    const restart = {
+      stopApiServer: async () => {
+        const pid = pids[1];
+        if (pid !== undefined) await terminate(pid);
+      },
+      startApiServer: async () => {
+        pids[1] = await startApiServer();
+        await writeFile(join(dir, STATE), JSON.stringify({ ...state, pids }, null, 2));
+      },
+    };
+    return handle({ ...state, pids }, restart);
   } catch (err: unknown) {
     await Promise.all(pids.map((pid) => terminate(pid)));
     await rm(dir, { recursive: true, force: true });
@@ -176,12 +194,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
 }
 
-function handle(state: ControlPlaneState): ControlPlane {
+function handle(
+  state: ControlPlaneState,
+  restart?: Pick<ControlPlane, 'stopApiServer' | 'startApiServer'>,
+): ControlPlane {
+  const notHere = async () => {
+    throw new Error('kube-apiserver can be restarted only by the process that started the control plane');
+  };
   return {
     ...state,
+    stopApiServer: restart?.stopApiServer ?? notHere,
+    startApiServer: restart?.startApiServer ?? notHere,
     mintKubeconfig: (user, groups = []) => mintKubeconfig(state.dir, user, groups),
     stop: async () => {
       // apiserver first, so it does not log etcd connection errors while stopping.
+      // (pids is read at stop time: a restarted kube-apiserver has a new one.)
       for (const pid of [...state.pids].reverse()) await terminate(pid);
       await rm(state.dir, { recursive: true, force: true });
     },

@@ -40,13 +40,18 @@ export async function startControllerProcess(options: {
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
   waitReady?: boolean;
+  /** The CLI to run: default the compiled controller; a bundle (scripts/bundle.mjs) runs what images ship. */
+  entry?: string;
+  /** Node flags placed before the entry (e.g. heap limits). */
+  nodeArgs?: readonly string[];
 }): Promise<ControllerProcess> {
   const utilityPort = await freePort();
   const webhooksPort = await freePort();
-  const cli = join(repoRoot(), 'controller', 'dist', 'src', 'cli.js');
+  const cli = options.entry ?? join(repoRoot(), 'controller', 'dist', 'src', 'cli.js');
   const child = spawn(
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       cli,
       'run',
       '--namespace',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { mintKubeconfig, startControlPlane } from './control-plane.js';
+import { type ControlPlane, mintKubeconfig, startControlPlane } from './control-plane.js';
 import { installCrds, kubectl, kubectlOk } from './kube.js';
 import type { RunResult } from './tools.js';
 
@@ -68,6 +68,8 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
 
 /** A control plane of a test file's own, for tests that run a controller (which acts on every namespace). */
 export interface IsolatedCluster {
+  /** The control plane itself (e.g. to stop and start kube-apiserver in outage tests). */
+  readonly plane: ControlPlane;
   readonly binDir: string;
   readonly kubeconfig: string;
   readonly kc: KubeConfig;
@@ -89,6 +91,7 @@ export async function isolatedCluster(t: { teardown(fn: () => Promise<void>): vo
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });
   return {
+    plane,
     binDir,
     kubeconfig: plane.kubeconfig,
     kc,
