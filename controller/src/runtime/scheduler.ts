@@ -10,9 +10,25 @@ import type { ScheduleTriggerObject } from './world.js';
 /** Annotation asking for one immediate check; removed once the check ran. */
 export const RUN_REQUESTED_AT = 'git-events-runner.rs/run-requested-at';
 
+/** Longest delay failure backoff adds to an interval schedule (never below the interval itself). */
+const MAX_FAILURE_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * Delay before the next check of an interval trigger whose last `failures` checks failed in a row: the
+ * interval doubled per failure, at most 16 times the interval and at most 5 minutes, but never less
+ * than the interval. A broken git server is asked less and less often; one success resets it.
+ */
+export function failureBackoffMs(intervalMs: number, failures: number): number {
+  if (failures <= 0) return intervalMs;
+  const grown = intervalMs * 2 ** Math.min(failures - 1, 4);
+  return Math.max(intervalMs, Math.min(grown, MAX_FAILURE_BACKOFF_MS));
+}
+
 interface Entry {
   /** What the current timer was computed from; a change of it reschedules. */
   signature: string;
+  /** Checks in a row that had a failed source (for backoff). */
+  failures: number;
   schedule: Schedule;
   running: Promise<void> | undefined;
   handledRequest: string | undefined;
@@ -82,7 +98,7 @@ export class TriggerScheduler {
       this.#setCondition(trigger, 'Waiting', 'scheduled; waiting for the first check', false);
     }
     if (requested !== undefined && requested !== entry?.handledRequest) {
-      const e = entry ?? { signature, schedule, running: undefined, handledRequest: undefined };
+      const e = entry ?? { signature, schedule, running: undefined, handledRequest: undefined, failures: 0 };
       e.handledRequest = requested;
       e.signature = signature;
       e.schedule = schedule;
@@ -103,6 +119,7 @@ export class TriggerScheduler {
     this.#entries.set(key, {
       signature,
       schedule,
+      failures: 0,
       running: entry?.running,
       handledRequest: entry?.handledRequest ?? requested,
     });
@@ -177,14 +194,20 @@ export class TriggerScheduler {
         });
         const labels = { namespace, trigger_kind: 'ScheduleTrigger', trigger_name: name };
         this.#metrics.checkDuration.observe(labels, (this.#ctx.now() - started) / 1000);
-        this.#metrics.checks.inc({ ...labels, result: outcome.results.every((r) => r.ok) ? 'ok' : 'failed' });
+        const ok = outcome.results.every((r) => r.ok);
+        this.#metrics.checks.inc({ ...labels, result: ok ? 'ok' : 'failed' });
+        entry.failures = ok ? 0 : entry.failures + 1;
         if (requested) await this.#clearRequest(namespace, name);
       })
       .catch((err: unknown) => this.#ctx.log.error({ trigger: key, err: messageOf(err) }, 'check failed'))
       .finally(() => {
         entry.running = undefined;
         if (this.#stopped || this.#entries.get(key) !== entry) return;
-        const next = nextRun(entry.schedule, { lastRun: new Date(this.#ctx.now()), now: new Date(this.#ctx.now()) });
+        const now = this.#ctx.now();
+        const next =
+          entry.schedule.kind === 'interval' && entry.failures > 0
+            ? { at: new Date(now + failureBackoffMs(entry.schedule.intervalMs, entry.failures)), missed: undefined }
+            : nextRun(entry.schedule, { lastRun: new Date(now), now: new Date(now) });
         const slot = (next.missed ?? next.at).toISOString();
         this.#timers.schedule(key, next.at.getTime(), () =>
           this.#fire(key, namespace, name, `slot:${slot}`, false, next.at.getTime()),
