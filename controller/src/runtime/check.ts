@@ -18,7 +18,7 @@ import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
-import { messageOf, type Semaphore, statusOf, timestamp } from './util.js';
+import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
 import type { ActionObject, TriggerObject, World } from './world.js';
 
 /** Everything a check needs; built once by the controller. */
@@ -60,6 +60,9 @@ export interface CheckRequest {
    */
   readonly coalesce?: boolean;
 }
+
+/** Jobs one check creates at once (a batch of webhook runs with onChangeOnly: false). */
+const JOB_CREATE_PARALLELISM = 8;
 
 const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktriggers' } as const;
 
@@ -260,12 +263,19 @@ async function checkSource(
     : shared
       ? req.runKeys.slice(-1)
       : req.runKeys;
+  // A batch of webhook runs creates its Jobs side by side (bounded), so the last one is not late by
+  // the round trips of all the others.
+  const slots = new Semaphore(JOB_CREATE_PARALLELISM);
+  const created = await Promise.all(
+    runKeys.map((runKey) =>
+      slots.run(() => createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey)),
+    ),
+  );
   const jobs: { runKey: string; name: string }[] = [];
-  for (const runKey of runKeys) {
-    const created = await createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey);
-    if (!created.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: created.message, previous };
-    if (shared) for (const k of req.runKeys) jobs.push({ runKey: k, name: created.name });
-    else jobs.push({ runKey, name: created.name });
+  for (const [i, c] of created.entries()) {
+    if (!c.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: c.message, previous };
+    if (shared) for (const k of req.runKeys) jobs.push({ runKey: k, name: c.name });
+    else jobs.push({ runKey: runKeys[i] ?? '', name: c.name });
   }
   const now = timestamp(ctx.now());
   const last = jobs.at(-1)?.name ?? '';
