@@ -1,4 +1,12 @@
 export {
+  type AdmissionCluster,
+  type AdmissionProcess,
+  type AdmissionProcessOptions,
+  admissionCli,
+  mintAdmissionKubeconfig,
+  startAdmissionProcess,
+} from './admission-process.js';
+export {
   attachControlPlane,
   type ControlPlane,
   type ControlPlaneOptions,
