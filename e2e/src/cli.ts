@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { attachControlPlane, startControlPlane } from './control-plane.js';
+import { devInstructions, startDev } from './dev.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { alive } from './processes.js';
 import { ensureTools, repoRoot } from './tools.js';
@@ -54,15 +55,26 @@ program
   });
 
 program
-  .command('demo')
-  .description('The main job on the embedded control plane: start it, install the CRDs, apply examples/.')
-  .action(async () => {
-    const { kubeconfig, binDir } = await up(program.opts<{ dir: string }>().dir);
-    process.stdout.write(await kubectlOk(binDir, kubeconfig, ['apply', '-R', '-f', join(repoRoot(), 'examples')]));
-    process.stdout.write(await kubectlOk(binDir, kubeconfig, ['get', 'git-events', '--all-namespaces']));
-    process.stdout.write(
-      `\nKUBECONFIG=${kubeconfig}\nkubectl: ${join(binDir, 'kubectl')}\nStop it with: npm run cluster:down\n`,
-    );
+  .command('dev')
+  .alias('demo')
+  .description(
+    'The main job on an embedded control plane: kube-apiserver + etcd, the admission server, the controller, a demo git repository and the example resources; prints what to try next. Ctrl-C stops everything.',
+  )
+  .option(
+    '--state-dir <dir>',
+    'where the demo keeps its control plane, repositories and tools',
+    join(repoRoot(), '.dev'),
+  )
+  .action(async (opts: { stateDir: string }) => {
+    const env = await startDev(opts.stateDir, log);
+    process.stdout.write(devInstructions(env));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    log('stopping...');
+    await env.stop();
+    log('stopped');
   });
 
 try {

@@ -1,0 +1,173 @@
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { API_VERSION } from '@git-events-runner/shared';
+import { stringify } from 'yaml';
+import { type AdmissionProcess, mintAdmissionKubeconfig, startAdmissionProcess } from './admission-process.js';
+import { startControlPlane } from './control-plane.js';
+import { type ControllerProcess, startControllerProcess } from './controller-process.js';
+import { createGitFixtures, runGitOk } from './git-fixtures.js';
+import { startGitHttpServer } from './git-http.js';
+import { installCrds, kubectlOk } from './kube.js';
+import { ensureTools, repoRoot } from './tools.js';
+
+/** What `npm run dev` started, for its printout and for tests. */
+export interface DevEnvironment {
+  readonly kubeconfig: string;
+  /** Directory with `kubectl` and `kubectl-git_events`, to put first on PATH. */
+  readonly binDir: string;
+  /** A clone of the demo repository: commit and `git push` there to make a change. */
+  readonly workTree: string;
+  readonly webhookUrl: string;
+  readonly webhookToken: string;
+  readonly utilityUrl: string;
+  /** Stops everything (controller, admission server, git server, control plane), in that order. */
+  stop(): Promise<void>;
+}
+
+const NAMESPACE = 'demo';
+const TOKEN = 'demo-webhook-token';
+
+/**
+ * The main job on the embedded local control plane: kube-apiserver + etcd, the CRDs, the admission
+ * server with its webhooks, the controller, a demo repository served by git http-backend, and the seed's
+ * example resources adapted to it (a ScheduleTrigger with a short interval, a WebhookTrigger with a token).
+ */
+export async function startDev(stateDir: string, log: (m: string) => void): Promise<DevEnvironment> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  try {
+    await rm(stateDir, { recursive: true, force: true });
+    await mkdir(stateDir, { recursive: true });
+    const toolsBin = await ensureTools();
+    const plane = await startControlPlane({ binDir: toolsBin, dir: join(stateDir, 'cluster'), log });
+    stops.push(() => plane.stop());
+    await installCrds(toolsBin, plane.kubeconfig);
+    log('CRDs installed');
+
+    // The demo repository and a clone to change it from.
+    const reposDir = join(stateDir, 'repos');
+    const fixtures = createGitFixtures(reposDir);
+    await fixtures.create('demo');
+    await fixtures.commit(
+      'demo',
+      {
+        'deploy.sh': { content: '#!/bin/sh\necho "deploying $ACTION_JOB_TRIGGER_SOURCE_COMMIT"\n', executable: true },
+        'chart/values.yaml': 'replicas: 1\n',
+      },
+      'demo: first commit',
+    );
+    const workTree = join(stateDir, 'work');
+    await runGitOk(['clone', '--quiet', fixtures.path('demo'), workTree]);
+    const git = await startGitHttpServer({ root: reposDir });
+    stops.push(() => git.stop());
+    log(`demo repository served at ${git.url('demo')}`);
+
+    // Admission first: every resource below goes through it.
+    const teardowns: (() => Promise<void>)[] = [];
+    const admission: AdmissionProcess = await startAdmissionProcess(
+      { teardown: (fn) => teardowns.push(fn) },
+      { kubeconfig: await mintAdmissionKubeconfig({ binDir: toolsBin, kubeconfig: plane.kubeconfig }) },
+    );
+    stops.push(async () => {
+      await admission.stop();
+      for (const fn of teardowns.reverse()) await fn();
+    });
+    await admission.register({ binDir: toolsBin, kubeconfig: plane.kubeconfig });
+    log(`admission server at ${admission.url}, webhooks registered`);
+
+    const kubectl = (args: string[], input?: string) => kubectlOk(toolsBin, plane.kubeconfig, args, input);
+    await kubectl(['create', 'namespace', 'ger-system']);
+    const controller: ControllerProcess = await startControllerProcess({
+      kubeconfig: plane.kubeconfig,
+      namespace: 'ger-system',
+      args: ['--log-format', 'json', '--log-level', 'info'],
+    });
+    stops.push(async () => {
+      await controller.stop('SIGTERM');
+    });
+    log(`controller ready (webhooks on 127.0.0.1:${controller.webhooksPort})`);
+
+    const obj = (kind: string, name: string, spec: unknown) =>
+      stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: NAMESPACE }, spec });
+    await kubectl(['create', 'namespace', NAMESPACE]);
+    await kubectl(['-n', NAMESPACE, 'create', 'secret', 'generic', 'webhook-auth', `--from-literal=token=${TOKEN}`]);
+    // The seed's examples (examples/seed), pointed at the demo repository: no credentials (it is local),
+    // a 30 s interval instead of 5 m, and the Action's default service account.
+    await kubectl(
+      ['apply', '-f', '-'],
+      [
+        obj('GitRepo', 'cool-project-repo', { repoUri: git.url('demo') }),
+        obj('Action', 'run-deploy-sh', { actionJob: { args: ['./deploy.sh', './chart/'] } }),
+        obj('ScheduleTrigger', 'cool-trigger', {
+          sources: {
+            kind: 'GitRepo',
+            names: ['cool-project-repo'],
+            watchOn: { onChangeOnly: true, reference: { branch: 'main' } },
+          },
+          schedule: { interval: '30s' },
+          action: { kind: 'Action', name: 'run-deploy-sh' },
+        }),
+        obj('WebhookTrigger', 'coll-trigger', {
+          sources: {
+            kind: 'GitRepo',
+            names: ['cool-project-repo'],
+            watchOn: { onChangeOnly: false, reference: { branch: 'main' } },
+          },
+          action: { kind: 'Action', name: 'run-deploy-sh' },
+          webhook: { multiSource: true, authConfig: { secretRef: { name: 'webhook-auth' }, key: 'token' } },
+        }),
+      ].join('---\n'),
+    );
+
+    // kubectl and the plugin, run by this Node (the system one may be older).
+    const binDir = join(stateDir, 'bin');
+    await mkdir(binDir, { recursive: true });
+    await symlink(join(toolsBin, 'kubectl'), join(binDir, 'kubectl'));
+    const plugin = join(repoRoot(), 'kubectl-plugin', 'dist', 'src', 'cli.js');
+    await writeFile(join(binDir, 'kubectl-git_events'), `#!/bin/sh\nexec '${process.execPath}' '${plugin}' "$@"\n`);
+    await chmod(join(binDir, 'kubectl-git_events'), 0o755);
+
+    return {
+      kubeconfig: plane.kubeconfig,
+      binDir,
+      workTree,
+      webhookUrl: `http://127.0.0.1:${controller.webhooksPort}`,
+      webhookToken: TOKEN,
+      utilityUrl: `http://127.0.0.1:${controller.utilityPort}`,
+      stop,
+    };
+  } catch (err: unknown) {
+    await stop();
+    throw err;
+  }
+}
+
+/** What to try next, printed by `npm run dev`. */
+export function devInstructions(env: DevEnvironment): string {
+  return `
+git-events-runner is running on a local control plane. In another shell:
+
+  export KUBECONFIG=${env.kubeconfig}
+  export PATH=${env.binDir}:$PATH
+
+  kubectl get git-events -n ${NAMESPACE}               # the demo's resources
+  kubectl git-events status -n ${NAMESPACE}            # triggers, last runs, Jobs
+  kubectl get jobs -n ${NAMESPACE} -w                  # Jobs as they are created
+
+  # Fire the webhook trigger (the token comes from its Secret):
+  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl} --wait
+  # or with curl:
+  curl -X POST -H 'x-trigger-auth: ${env.webhookToken}' ${env.webhookUrl}/${NAMESPACE}/coll-trigger
+
+  # Make a change: the ScheduleTrigger (every 30 s) sees it and creates a Job.
+  cd ${env.workTree} && echo "replicas: 2" > chart/values.yaml && git commit -qam "scale up" && git push -q
+
+  # Metrics and health of the controller:
+  curl ${env.utilityUrl}/metrics
+
+There is no kubelet here: Jobs are created (and admitted from the queue) but never get Pods.
+Ctrl-C stops everything.
+`;
+}

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { alive, eventually, kubectlOk, repoRoot, testCluster } from '../src/index.js';
+
+// `npm run dev` (the main job): starts everything, prints what to try, and Ctrl-C stops it all.
+
+const { binDir } = testCluster();
+const stateDir = join(await mkdtemp(join(tmpdir(), 'ger-dev-test-')), 'state');
+
+t.test('npm run dev: control plane, admission, controller, demo repository, examples; SIGINT stops all', async (t) => {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot(), 'e2e', 'dist', 'src', 'cli.js'), 'dev', '--state-dir', stateDir],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await eventually(
+    async () => out,
+    (o) => o.includes('Ctrl-C stops everything') || child.exitCode !== null,
+    120_000,
+  );
+  t.match(
+    out,
+    /export KUBECONFIG=\S+/,
+    out.includes('KUBECONFIG') ? 'prints KUBECONFIG' : `no KUBECONFIG; stderr: ${err.slice(-800)}`,
+  );
+  const kubeconfig = /export KUBECONFIG=(\S+)/.exec(out)?.[1] ?? '';
+  const webhook = /curl -X POST -H 'x-trigger-auth: (\S+)' (\S+)/.exec(out);
+  t.ok(webhook, 'prints a curl line for the webhook');
+  t.match(out, /kubectl git-events status/);
+
+  const kubectl = (args: string[]) => kubectlOk(binDir, kubeconfig, args);
+  t.match(await kubectl(['get', 'git-events', '-n', 'demo', '-o', 'name']), /scheduletrigger.*cool-trigger/);
+  const jobs = await eventually(
+    () => kubectl(['get', 'jobs', '-n', 'demo', '-o', 'name']),
+    (s) => s.trim().length > 0,
+    30_000,
+  );
+  t.match(jobs, /^job\.batch\/run-deploy-sh-/m, 'the ScheduleTrigger ran the demo repository');
+  const webhooks = await kubectl(['get', 'validatingwebhookconfigurations', '-o', 'name']);
+  t.match(webhooks, /git-events-runner-validating/, 'the admission webhooks are registered');
+  const res = await fetch(`${webhook?.[2]}`, { method: 'POST', headers: { 'x-trigger-auth': webhook?.[1] ?? '' } });
+  t.equal(res.status, 202, 'the printed webhook call works');
+
+  const state = JSON.parse(await readFile(join(stateDir, 'cluster', 'state.json'), 'utf8')) as { pids: number[] };
+  child.kill('SIGINT');
+  t.equal(await exited, 0, 'Ctrl-C exits 0');
+  t.match(err, /stopped/);
+  t.ok(
+    state.pids.every((pid) => !alive(pid)),
+    'etcd and kube-apiserver are gone',
+  );
+});
