@@ -7,6 +7,7 @@
 export class Batches<T> {
   readonly #queued = new Map<string, T[]>();
   readonly #run: (key: string, items: T[]) => Promise<void>;
+  #idle: (() => void)[] = [];
 
   /** `run` handles its own errors (it must not reject: its items are answered through it). */
   constructor(run: (key: string, items: T[]) => Promise<void>) {
@@ -28,6 +29,12 @@ export class Batches<T> {
     return this.#queued.size;
   }
 
+  /** Resolves when no batch runs and none waits (at once when idle already). */
+  idle(): Promise<void> {
+    if (this.#queued.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
   /** Items waiting for the batch of their key to finish. */
   get waiting(): number {
     let n = 0;
@@ -46,6 +53,7 @@ export class Batches<T> {
       }
     } finally {
       this.#queued.delete(key);
+      if (this.#queued.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 }

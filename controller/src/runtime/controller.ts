@@ -284,10 +284,21 @@ export async function startController(
       const s = scheduler;
       scheduler = undefined;
       queue?.stop();
-      await s?.stop(options.shutdownTimeoutSeconds * 1000);
+      const deadlineMs = options.shutdownTimeoutSeconds * 1000;
+      // No new webhooks (the listener closes, requests in flight are answered); the checks of webhooks
+      // already answered 202 and the scheduled checks under way get until the deadline to finish, so
+      // nothing accepted is dropped half-done.
+      const webhooksClosed = webhooks.close();
+      await Promise.all([
+        s?.stop(deadlineMs),
+        Promise.race([
+          webhooksClosed.then(() => webhookChecks.idle()),
+          new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
+        ]),
+      ]);
       await elector.stop();
       clearInterval(tlsReload);
-      await webhooks.close();
+      await webhooksClosed;
       await app.close();
       await secrets.stop();
       await world.stop();
