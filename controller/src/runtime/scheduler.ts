@@ -29,6 +29,8 @@ interface Entry {
   signature: string;
   /** Checks in a row that had a failed source (for backoff). */
   failures: number;
+  /** A run-now request that arrived while a check was running: it runs as soon as that one ends. */
+  pendingRequest?: string;
   schedule: Schedule;
   running: Promise<void> | undefined;
   handledRequest: string | undefined;
@@ -179,7 +181,11 @@ export class TriggerScheduler {
   #fire(key: string, namespace: string, name: string, runKey: string, requested: boolean, dueAt: number): void {
     const entry = this.#entries.get(key);
     if (entry === undefined || this.#stopped) return;
-    if (entry.running !== undefined) return; // the running check reschedules when it ends
+    if (entry.running !== undefined) {
+      // The running check reschedules when it ends; a run-now request must not be lost meanwhile.
+      if (requested) entry.pendingRequest = runKey;
+      return;
+    }
     entry.running = this.#limit
       .run(async () => {
         if (this.#stopped) return;
@@ -203,6 +209,14 @@ export class TriggerScheduler {
       .finally(() => {
         entry.running = undefined;
         if (this.#stopped || this.#entries.get(key) !== entry) return;
+        const pending = entry.pendingRequest;
+        if (pending !== undefined) {
+          entry.pendingRequest = undefined;
+          this.#timers.schedule(key, this.#ctx.now(), () =>
+            this.#fire(key, namespace, name, pending, true, this.#ctx.now()),
+          );
+          return;
+        }
         const now = this.#ctx.now();
         const next =
           entry.schedule.kind === 'interval' && entry.failures > 0
