@@ -19,6 +19,8 @@ export interface FaultProxy {
   readonly port: number;
   /** Sets the fault; 'refuse' closes the listener, any other mode listens again on the same port. */
   setMode(mode: FaultMode): Promise<void>;
+  /** Delays every new connection's forwarding by this many milliseconds (a slow server); 0 = none. */
+  setDelay(ms: number): void;
   /** Forwards to another port from now on (e.g. another sshd: a changed host key). */
   setTarget(port: number): void;
   /** Connections accepted so far. */
@@ -34,6 +36,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   let target = targetPort;
   let mode: FaultMode = 'pass';
   let accepted = 0;
+  let delayMs = 0;
   const sockets = new Set<Socket>();
   const onConnection = (socket: Socket) => {
     accepted++;
@@ -59,7 +62,19 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         upstream.on('error', () => socket.destroy());
         socket.on('close', () => upstream.destroy());
         upstream.on('close', () => socket.destroy());
-        socket.pipe(upstream).pipe(socket);
+        upstream.pipe(socket);
+        // Requests reach the server `delayMs` late (read at the time each chunk arrives, in order), also
+        // on kept-alive connections: a slow server.
+        // Chunks keep their order: each is due no earlier than the one before it.
+        let dueAt = 0;
+        const later = (fn: () => void) => {
+          dueAt = Math.max(Date.now() + delayMs, dueAt);
+          const wait = dueAt - Date.now();
+          if (wait <= 0) fn();
+          else setTimeout(fn, wait);
+        };
+        socket.on('data', (chunk: Buffer) => later(() => upstream.write(chunk)));
+        socket.on('end', () => later(() => upstream.end()));
       }
     }
   };
@@ -92,6 +107,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         server.listen(port, '127.0.0.1');
         await once(server, 'listening');
       }
+    },
+    setDelay(ms) {
+      delayMs = ms;
     },
     setTarget(next) {
       target = next;
