@@ -33,6 +33,16 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
+const outputs: { readonly where: string; readonly text: string }[] = [];
+
+/**
+ * Everything the controllers started by this process wrote (logs) and served last (metrics), for the
+ * secret-leak check of isolatedCluster().
+ */
+export function controllerOutputs(): readonly { readonly where: string; readonly text: string }[] {
+  return outputs;
+}
+
 /** Starts the built controller with a kubeconfig and extra flags; resolves once /ready answers 200. */
 export async function startControllerProcess(options: {
   kubeconfig: string;
@@ -83,10 +93,19 @@ export async function startControllerProcess(options: {
     get: (path) => get(utilityPort, path),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      // The last metrics, for the secret-leak check (metrics must never carry a secret either).
+      const metrics = await get(utilityPort, '/metrics');
+      if (metrics.status === 200) outputs.push({ where: `metrics of controller pid ${child.pid}`, text: metrics.body });
       child.kill(signal);
       return exited;
     },
   };
+  outputs.push({
+    where: `logs of controller pid ${child.pid}`,
+    get text() {
+      return logs;
+    },
+  });
   if (options.waitReady !== false) {
     const deadline = Date.now() + 30_000;
     for (;;) {

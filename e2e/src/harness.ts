@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, mintKubeconfig, startControlPlane } from './control-plane.js';
+import { controllerOutputs } from './controller-process.js';
 import { installCrds, kubectl, kubectlOk } from './kube.js';
+import { clusterHaystacks, findLeaks, type Leak, secretValues } from './leaks.js';
 import type { RunResult } from './tools.js';
 
 /** Environment variables through which the test runner hands its control plane to test files. */
@@ -84,9 +86,22 @@ export interface IsolatedCluster {
 export async function isolatedCluster(t: { teardown(fn: () => Promise<void>): void }): Promise<IsolatedCluster> {
   const { binDir } = testCluster();
   const plane = await startControlPlane({ binDir });
-  t.teardown(() => plane.stop());
-  await installCrds(binDir, plane.kubeconfig);
   const kc = new KubeConfig();
+  // Runs last (teardowns run in reverse), after the test's controllers stopped: no Secret's value may
+  // appear in their logs or metrics, in an Event or in a status. A leak fails the test file.
+  t.teardown(async () => {
+    let leaks: Leak[] = [];
+    try {
+      const values = await secretValues(kc);
+      leaks = findLeaks(values, [...controllerOutputs(), ...(await clusterHaystacks(kc))]);
+    } finally {
+      await plane.stop();
+    }
+    if (leaks.length > 0) {
+      throw new Error(`secret values leaked:\n${leaks.map((l) => `  ${l.secret} in ${l.where}`).join('\n')}`);
+    }
+  });
+  await installCrds(binDir, plane.kubeconfig);
   kc.loadFromFile(plane.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: 'ger-system' } } });

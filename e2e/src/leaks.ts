@@ -1,0 +1,69 @@
+import { GROUP, VERSION } from '@git-events-runner/shared';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+
+/** Text to search for secret values, and where it came from. */
+export interface Haystack {
+  readonly where: string;
+  readonly text: string;
+}
+
+/** A secret value found where it must not be: names the Secret and key, never the value. */
+export interface Leak {
+  readonly secret: string;
+  readonly where: string;
+}
+
+// Keys of public material (host keys, certificates) and of names that are not secret.
+const PUBLIC_KEYS = /^(known_hosts|ca\.crt|tls\.crt|ca-bundle\.crt|username|.*\.pub)$/;
+// Short values (a user name, "true") would match by chance.
+const MIN_LENGTH = 8;
+
+/** Secret values (decoded) of every Secret in the cluster, except public material and short values. */
+export async function secretValues(kc: KubeConfig): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  const list = await kc.makeApiClient(CoreV1Api).listSecretForAllNamespaces();
+  for (const secret of list.items) {
+    for (const [key, encoded] of Object.entries(secret.data ?? {})) {
+      if (PUBLIC_KEYS.test(key)) continue;
+      const value = Buffer.from(encoded, 'base64').toString('utf8').trim();
+      if (value.length < MIN_LENGTH) continue;
+      values.set(value, `${secret.metadata?.namespace}/${secret.metadata?.name} key ${key}`);
+      // A PEM private key leaks as soon as one of its base64 lines does.
+      for (const line of value.split('\n'))
+        if (line.length >= 40 && !line.startsWith('-----'))
+          values.set(line, `${secret.metadata?.namespace}/${secret.metadata?.name} key ${key}`);
+    }
+  }
+  return values;
+}
+
+/** The Events and the status of every git-events-runner object in the cluster, as text. */
+export async function clusterHaystacks(kc: KubeConfig): Promise<Haystack[]> {
+  const out: Haystack[] = [];
+  const events = await kc.makeApiClient(CoreV1Api).listEventForAllNamespaces();
+  out.push({ where: 'Events', text: JSON.stringify(events.items.map((e) => [e.reason, e.message])) });
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const plural of [
+    'scheduletriggers',
+    'webhooktriggers',
+    'gitrepos',
+    'clustergitrepos',
+    'actions',
+    'clusteractions',
+  ]) {
+    const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as {
+      items: { status?: unknown }[];
+    };
+    out.push({ where: `status of ${plural}`, text: JSON.stringify(list.items.map((i) => i.status ?? null)) });
+  }
+  return out;
+}
+
+/** Where each secret value appears in the haystacks. */
+export function findLeaks(values: ReadonlyMap<string, string>, haystacks: readonly Haystack[]): Leak[] {
+  const leaks: Leak[] = [];
+  for (const h of haystacks) {
+    for (const [value, secret] of values) if (h.text.includes(value)) leaks.push({ secret, where: h.where });
+  }
+  return leaks;
+}
