@@ -1,4 +1,12 @@
-import { type ActionSpec, API_VERSION, type ClusterActionSpec, type GitRef } from '@git-events-runner/shared';
+import {
+  type ActionSpec,
+  API_VERSION,
+  type ClusterActionSpec,
+  type GitRef,
+  JOB_ANNOTATIONS,
+  JOB_LABELS,
+  JOB_MANAGED_BY,
+} from '@git-events-runner/shared';
 import type {
   V1Affinity,
   V1Container,
@@ -12,27 +20,15 @@ import type {
 import type { RuntimeConfig } from '../config/runtime.js';
 import { jobName, labelValue } from './names.js';
 
+// The keys are part of the resources' contract, shared with readers outside the controller (the plugin).
 /** Labels of action Jobs and their Pods. */
-export const LABELS = {
-  actionKind: 'git-events-runner.rs/action-kind',
-  actionName: 'git-events-runner.rs/action-name',
-  sourceKind: 'git-events-runner.rs/source-kind',
-  sourceName: 'git-events-runner.rs/source-name',
-  triggerKind: 'git-events-runner.rs/trigger-kind',
-  triggerName: 'git-events-runner.rs/trigger-name',
-  triggerUid: 'git-events-runner.rs/trigger-uid',
-  controllerIdentity: 'git-events-runner.rs/controller-identity',
-  managedBy: 'app.kubernetes.io/managed-by',
-} as const;
+export const LABELS = JOB_LABELS;
 
 /** Value of the `app.kubernetes.io/managed-by` label. */
-export const MANAGED_BY = 'git-events-runner';
+export const MANAGED_BY = JOB_MANAGED_BY;
 
 /** Annotations of action Jobs and their Pods: values that may exceed a label's 63 characters. */
-export const ANNOTATIONS = {
-  commit: 'git-events-runner.rs/commit',
-  runKey: 'git-events-runner.rs/run-key',
-} as const;
+export const ANNOTATIONS = { commit: JOB_ANNOTATIONS.commit, runKey: JOB_ANNOTATIONS.runKey } as const;
 
 /**
  * Arguments of the cloner before its flags: the cloner image is the controller image, whose
@@ -50,6 +46,19 @@ export const CLONER_SECURITY_CONTEXT: Readonly<V1SecurityContext> = Object.freez
   runAsUser: 65532,
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+});
+
+/**
+ * Security context of the worker container: what the "restricted" Pod Security Standard asks of it, so
+ * that action Jobs run in namespaces that enforce it (the cloner's context already complies). The user
+ * stays the image's: the default worker image runs as 65532, the cloner's uid, so the cloned files are
+ * its own; an image that would run as root is refused by the kubelet instead of running as root.
+ */
+export const WORKER_SECURITY_CONTEXT: Readonly<V1SecurityContext> = Object.freeze({
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 });
@@ -213,6 +222,7 @@ export function buildJob(req: JobRequest): V1Job {
     ...(actionJob.args === undefined ? {} : { args: [...actionJob.args] }),
     env: envs,
     volumeMounts: [{ ...mount }],
+    securityContext: structuredClone(WORKER_SECURITY_CONTEXT),
   };
 
   const serviceAccountName = nonEmpty(actionJob.serviceAccount) ?? cfg.defaultServiceAccount;

@@ -1,4 +1,4 @@
-import { GROUP, VERSION } from '@git-events-runner/shared';
+import { GROUP, RUN_REQUESTED_AT_ANNOTATION, VERSION } from '@git-events-runner/shared';
 import { nextRun, parseSchedule, type Schedule, TimerQueue } from '@git-events-runner/shared/schedule';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type CheckContext, publishEvent, runCheck, writeStatus } from './check.js';
@@ -8,7 +8,7 @@ import { messageOf, Semaphore, timestamp } from './util.js';
 import type { ScheduleTriggerObject } from './world.js';
 
 /** Annotation asking for one immediate check; removed once the check ran. */
-export const RUN_REQUESTED_AT = 'git-events-runner.rs/run-requested-at';
+export const RUN_REQUESTED_AT = RUN_REQUESTED_AT_ANNOTATION;
 
 /** Longest delay failure backoff adds to an interval schedule (never below the interval itself). */
 const MAX_FAILURE_BACKOFF_MS = 5 * 60_000;
