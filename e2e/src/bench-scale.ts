@@ -10,6 +10,7 @@ import { createGitFixtures } from './git-fixtures.js';
 import { startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { cpuSeconds, rssMiB } from './processes.js';
+import { shippedController } from './shipped.js';
 import { ensureTools } from './tools.js';
 
 // `npm run bench:scale`: 1,000 ScheduleTriggers over 100 repositories served by git http-backend, against
@@ -92,13 +93,19 @@ async function main(): Promise<void> {
       );
     }
     await kubectlOk(binDir, plane.kubeconfig, ['apply', '--server-side', '-f', '-'], docs.join('---\n'));
+    const shipped = process.env.GER_BENCH_DEV === '1' ? undefined : await shippedController(join(dir, 'bundle'));
+    process.stderr.write(
+      shipped === undefined
+        ? 'controller: the tsc build (controller/dist), default V8 heap\n'
+        : `controller: the bundle, node ${shipped.nodeArgs.join(' ')} (charts/git-events-runner/values.yaml)\n`,
+    );
     const started = performance.now();
     const controller = await startControllerProcess({
       kubeconfig: plane.kubeconfig,
       namespace: 'ger-system',
       args: ['--log-level', 'warn'],
-      ...(process.env.GER_BENCH_ENTRY ? { entry: process.env.GER_BENCH_ENTRY } : {}),
-      ...(process.env.GER_BENCH_NODE_ARGS ? { nodeArgs: process.env.GER_BENCH_NODE_ARGS.split(' ') } : {}),
+      // What ships (bundle + the chart's NODE_OPTIONS), unless GER_BENCH_DEV=1 asks for the tsc build.
+      ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
     });
     const timeToReady = performance.now() - started;
     const pid = controller.child.pid ?? 0;
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
       const metrics = (await controller.get('/metrics')).body;
       const exchanges = git.stats.log.filter((r) => r.method === 'POST').length;
       const lines = [
-        `${TRIGGERS} ScheduleTriggers (interval ${INTERVAL_S}s) over ${REPOS} repositories (git http-backend, loopback), ${ROUNDS} steady rounds`,
+        `${TRIGGERS} ScheduleTriggers (interval ${INTERVAL_S}s) over ${REPOS} repositories (git http-backend, loopback), ${ROUNDS} steady rounds; controller: ${shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`}`,
         '| figure | value | target |',
         '|---|---:|---|',
         `| time to Ready | ${(timeToReady / 1000).toFixed(2)} s | |`,

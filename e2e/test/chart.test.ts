@@ -270,6 +270,11 @@ t.test('defaults: the objects, their names and wiring', async (t) => {
     'metadata.namespace',
     'the controller learns its namespace from the downward API',
   );
+  t.match(
+    c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value,
+    /--max-old-space-size=\d+/,
+    'V8 heap limits sized for the container (the bench measures with the same)',
+  );
   t.same(
     c.ports?.map((p) => [p.name, p.containerPort]),
     [
