@@ -12,6 +12,7 @@ import { createGitFixtures } from './git-fixtures.js';
 import { startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { rssMiB } from './processes.js';
+import { shippedController } from './shipped.js';
 import { ensureTools } from './tools.js';
 
 // `npm run bench:webhooks`: the webhook server under load with token auth, against the local control plane.
@@ -63,10 +64,13 @@ async function main(): Promise<void> {
         o('WebhookTrigger', 'quiet', webhook(true)),
       ].join('---\n'),
     );
+    // What ships (bundle + the chart's NODE_OPTIONS), unless GER_BENCH_DEV=1 asks for the tsc build.
+    const shipped = process.env.GER_BENCH_DEV === '1' ? undefined : await shippedController(join(dir, 'bundle'));
     const controller = await startControllerProcess({
       kubeconfig: plane.kubeconfig,
       namespace: 'ger-system',
       args: ['--log-level', 'warn'],
+      ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
     });
     const pid = controller.child.pid ?? 0;
     const base = `http://127.0.0.1:${controller.webhooksPort}`;
@@ -160,7 +164,8 @@ async function main(): Promise<void> {
     await requestToJob('/bench/jobs/src', 100, 5);
     await run('/bench/quiet/src', 2500, 10);
     watch.abort();
-    process.stdout.write(`webhooks with token auth, one controller, loopback\n${lines.join('\n')}\n`);
+    const what = shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`;
+    process.stdout.write(`webhooks with token auth, one controller (${what}), loopback\n${lines.join('\n')}\n`);
     await controller.stop('SIGTERM');
   } finally {
     await git.stop();
