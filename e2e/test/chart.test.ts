@@ -292,6 +292,7 @@ t.test('defaults: the objects, their names and wiring', async (t) => {
 
   const hooks = find<V1Service>(objs, 'Service', `${FULL}-webhooks`);
   t.same(hooks.spec?.ports, [{ name: 'webhooks', port: 80, targetPort: 'webhooks', protocol: 'TCP' }]);
+  t.equal(hooks.spec?.sessionAffinity, 'ClientIP', 'a client stays on the replica that knows its tasks');
   t.same(hooks.spec?.selector, controller.spec?.selector.matchLabels, 'webhook Service selects the controller');
   const metrics = find<V1Service>(objs, 'Service', `${FULL}-metrics`);
   t.same(metrics.spec?.ports, [{ name: 'metrics', port: 3000, targetPort: 'utility', protocol: 'TCP' }]);
