@@ -33,12 +33,33 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const body = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
+// OpenSSH's wildcards: `*` any run, `?` one character, case-insensitive. Matched with the greedy scan that
+// backs up only to the last `*`, so time is at most pattern × name. A regular expression (`.*a.*a…`) backtracks
+// combinatorially, and known_hosts text comes from tenants' Secrets: `*a*a*a*a*a*a*a*a*a*a*b`
+// against a long host name blocked the event loop for seconds to minutes.
+function globMatches(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase();
+  const s = name.toLowerCase();
+  let pi = 0;
+  let si = 0;
+  let star = -1;
+  let resume = 0;
+  while (si < s.length) {
+    if (pi < p.length && (p[pi] === '?' || p[pi] === s[si])) {
+      pi++;
+      si++;
+    } else if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      resume = si;
+    } else if (star !== -1) {
+      pi = star + 1;
+      si = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p[pi] === '*') pi++;
+  return pi === p.length;
 }
 
 function hostMatches(hosts: string, name: string): boolean {
@@ -50,7 +71,7 @@ function hostMatches(hosts: string, name: string): boolean {
   let matched = false;
   for (const pattern of hosts.split(',')) {
     const negated = pattern.startsWith('!');
-    if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+    if (globMatches(negated ? pattern.slice(1) : pattern, name)) {
       if (negated) return false;
       matched = true;
     }
