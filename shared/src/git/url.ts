@@ -36,11 +36,22 @@ export function parseRepoUri(uri: string): ParsedRepoUri {
     );
   }
   if (url.hostname === '') throw new Error(`repository URI ${JSON.stringify(uri)} has no host`);
+  // The URL parser takes port 0, which no server listens on.
+  if (url.port === '0') throw new Error(`repository URI ${JSON.stringify(uri)} has port 0`);
   return {
     scheme,
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port === '' ? DEFAULT_PORT[scheme] : Number(url.port),
-    user: url.username === '' ? 'git' : decodeURIComponent(url.username),
-    path: decodeURIComponent(url.pathname),
+    user: url.username === '' ? 'git' : decodePart(uri, url.username),
+    path: decodePart(uri, url.pathname),
   };
+}
+
+// The CRD admits `%` in http(s) paths, so a stray `%zz` must be refused by name, not escape as a URIError.
+function decodePart(uri: string, part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch (err: unknown) {
+    throw new Error(`repository URI ${JSON.stringify(uri)} has an invalid %-escape`, { cause: err });
+  }
 }
