@@ -117,8 +117,11 @@ export function eventHint(provider: Provider, headers: Headers, body: Buffer): E
     }
     case 'bitbucket': {
       const event = header(headers, 'x-event-key');
-      const changes = Array.isArray(payload?.changes) ? (payload.changes as { ref?: { id?: unknown } }[]) : [];
-      const refs = changes.map((c) => c.ref?.id).filter((r): r is string => typeof r === 'string');
+      // Entries are whatever the sender put there (null included): read them as unknown.
+      const changes: unknown[] = Array.isArray(payload?.changes) ? payload.changes : [];
+      const refs = changes
+        .map((c) => (c as { ref?: { id?: unknown } } | null | undefined)?.ref?.id)
+        .filter((r): r is string => typeof r === 'string');
       return {
         kind: event === 'diagnostics:ping' ? 'ping' : event === 'repo:refs_changed' ? 'push' : 'other',
         refs,
