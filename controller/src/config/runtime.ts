@@ -243,13 +243,37 @@ export function defaultRuntimeConfig(version: string = controllerVersion()): Run
 }
 
 /**
+ * Longest `runtimeConfig` document accepted, in characters: 30 times the default document. The YAML
+ * reader's time grows with the square of the number of keys (64 KiB of keys: about 2 s; a full 1 MiB
+ * ConfigMap: minutes), and the controller parses on its event loop.
+ */
+export const MAX_RUNTIME_CONFIG_LENGTH = 16 * 1024;
+
+/**
  * Parses the `runtimeConfig` YAML of the runtime ConfigMap: absent or empty fields take their
  * defaults, unknown keys anywhere reject the whole document. Returns a deep-frozen configuration.
  * @throws RuntimeConfigError `InvalidYaml` when the text is not one YAML document, or
- *   `InvalidRuntimeConfig` naming each offending field (e.g. `action.maxRunningJobs: Expected integer (got string)`).
+ *   `InvalidRuntimeConfig` naming each offending field (e.g. `action.maxRunningJobs: Expected integer (got string)`),
+ *   or `(root)` for a document longer than MAX_RUNTIME_CONFIG_LENGTH.
  */
 export function parseRuntimeConfig(yamlText: string, version: string = controllerVersion()): RuntimeConfig {
-  const doc = parseDocument(yamlText, { uniqueKeys: true });
+  if (yamlText.length > MAX_RUNTIME_CONFIG_LENGTH) {
+    throw validationError([
+      {
+        field: '(root)',
+        message: `document of ${yamlText.length} characters, longer than the ${MAX_RUNTIME_CONFIG_LENGTH} allowed`,
+      },
+    ]);
+  }
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(yamlText, { uniqueKeys: true });
+  } catch (err: unknown) {
+    // The reader reports most problems in doc.errors, but some shapes (e.g. `{a: 1\na: 1\n…}` a few
+    // thousand times) overflow its recursion and throw a RangeError instead.
+    const reason = err instanceof Error ? err.message.split('\n')[0] : 'unreadable document';
+    throw new RuntimeConfigError('InvalidYaml', `runtime config is not valid YAML: ${reason}`, { cause: err });
+  }
   const [parseError] = doc.errors;
   if (parseError !== undefined) {
     // The first line of a yaml error describes it and its position; the following lines quote the source.
