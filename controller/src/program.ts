@@ -1,7 +1,7 @@
 import { renderCrdsYaml } from '@git-events-runner/shared';
 import { isGitError, type RefSelector } from '@git-events-runner/shared/git';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { jobNamespace, runClone } from './clone.js';
 import {
   addRunOptions,
@@ -45,6 +45,13 @@ function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
+}
+
+// An empty --source would make the cloner GET the namespace's GitRepo collection and report it as an
+// invalid GitRepo; an empty --destination would clone into the working directory.
+function nonEmpty(value: string): string {
+  if (value === '') throw new InvalidArgumentError('must not be empty');
+  return value;
 }
 
 interface CloneFlags {
@@ -129,16 +136,21 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         .choices(['GitRepo', 'ClusterGitRepo'])
         .makeOptionMandatory(),
     )
-    .requiredOption('-s, --source <name>', 'name of the source')
-    .addOption(new Option('-b, --branch <branch>', 'branch to clone').conflicts(['tag', 'commit']))
-    .addOption(new Option('-t, --tag <tag>', 'tag to clone').conflicts(['branch', 'commit']))
-    .addOption(new Option('-c, --commit <sha>', 'commit to clone').conflicts(['branch', 'tag']))
-    .requiredOption('-d, --destination <dir>', 'empty or missing directory to clone into')
+    .addOption(new Option('-s, --source <name>', 'name of the source').makeOptionMandatory().argParser(nonEmpty))
+    .addOption(new Option('-b, --branch <branch>', 'branch to clone').conflicts(['tag', 'commit']).argParser(nonEmpty))
+    .addOption(new Option('-t, --tag <tag>', 'tag to clone').conflicts(['branch', 'commit']).argParser(nonEmpty))
+    .addOption(new Option('-c, --commit <sha>', 'commit to clone').conflicts(['branch', 'tag']).argParser(nonEmpty))
+    .addOption(
+      new Option('-d, --destination <dir>', 'empty or missing directory to clone into')
+        .makeOptionMandatory()
+        .argParser(nonEmpty),
+    )
     .option('-p, --preserve-git-folder', 'keep the .git folder (HEAD at the commit, clean status)')
     .option('--debug', 'print progress on stderr')
     .option(
       '-n, --namespace <namespace>',
       "namespace of the Job and GitRepo (default: the pod's, else the kubeconfig's)",
+      nonEmpty,
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
