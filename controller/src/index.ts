@@ -1,4 +1,6 @@
 export { type CloneRequest, jobNamespace, runClone } from './clone.js';
+export { defaultRuntimeConfig, parseRuntimeConfig, type RuntimeConfig } from './config/index.js';
+export { buildJob, type JobRequest } from './jobs/index.js';
 export { buildProgram, CliError, type CliIo } from './program.js';
 export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from './sources/errors.js';
 export { buildRemote, type RemoteDefaults, type SourceObject, secretNamespace } from './sources/remote.js';

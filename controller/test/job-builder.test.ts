@@ -48,6 +48,14 @@ const CLONER_SECURITY = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+// The restricted Pod Security Standard's requirements (e2e/test/pod-security.test.ts checks them for real).
+const WORKER_SECURITY = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
 function env(pairs: [string, string][], prefix = 'ACTION_JOB_') {
   return pairs.map(([name, value]) => ({ name: `${prefix}${name}`, value }));
 }
@@ -132,6 +140,7 @@ t.test('default Action', async (t) => {
                 ['TRIGGER_SOURCE_NAMESPACE', 'actions-test'],
               ]),
               volumeMounts: [{ name: 'action-workdir', mountPath: '/action_workdir' }],
+              securityContext: WORKER_SECURITY,
             },
           ],
         },
@@ -296,6 +305,7 @@ t.test('customised Action: every actionJob field', async (t) => {
                 ['ACTION_SOURCE_NAMESPACE', 'actions-test'],
               ]),
               volumeMounts: mounts,
+              securityContext: WORKER_SECURITY,
             },
           ],
         },
@@ -397,6 +407,7 @@ t.test('ClusterAction overriding to a ClusterGitRepo tag, trigger on a ClusterGi
                 ['ACTION_SOURCE_REF_NAME', 'v1.0.0'],
               ]),
               volumeMounts: mounts,
+              securityContext: WORKER_SECURITY,
             },
           ],
         },

@@ -10,5 +10,6 @@ export {
   LABELS,
   MANAGED_BY,
   refOf,
+  WORKER_SECURITY_CONTEXT,
 } from './build.js';
 export { isValidLabelValue, jobName, labelValue, MAX_JOB_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH } from './names.js';
