@@ -49,8 +49,11 @@ t.test('parseRepoUri: every scheme the CRD allows', async (t) => {
     user: 'git',
     path: '/r.git',
   });
-  t.throws(() => parseRepoUri('ftp://h/r'), /unsupported repository URI scheme "ftp:"/);
-  t.throws(() => parseRepoUri('not a uri'), /unsupported repository URI "not a uri"/);
+  t.throws(() => parseRepoUri('ftp://h/r'), {
+    code: 'Config',
+    message: /^ftp:\/\/h\/r: unsupported repository URI scheme "ftp:"/,
+  });
+  t.throws(() => parseRepoUri('not a uri'), { code: 'Config', message: /^not a uri: unsupported repository URI/ });
 });
 
 function sshKeyBlob(): Buffer {

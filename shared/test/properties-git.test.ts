@@ -1,7 +1,14 @@
 import { REPO_URI_PATTERN } from '@git-events-runner/shared';
 import fc from 'fast-check';
 import t from 'tap';
-import { type KnownHostEntry, knownHostsName, parseKnownHosts, parseRepoUri, verifyHostKey } from '../src/git/index.js';
+import {
+  isGitError,
+  type KnownHostEntry,
+  knownHostsName,
+  parseKnownHosts,
+  parseRepoUri,
+  verifyHostKey,
+} from '../src/git/index.js';
 import { FLUSH, type Packet, PktReader, pktLine } from '../src/git/pkt-line.js';
 
 // Hostile input for the pure git parsers (issue 9): repository URIs, known_hosts text and pkt-line streams.
@@ -101,11 +108,11 @@ function checkParsed(uri: string): boolean {
     );
   }
   const { error } = outcome;
-  // A plain Error whose message names the URI (or, for a foreign scheme, the scheme): not a URIError or TypeError.
-  if (!(error instanceof Error) || error.name !== 'Error') {
+  // A GitError Config whose message names the URI: not a URIError or TypeError.
+  if (!isGitError(error) || error.code !== 'Config') {
     throw new Error(`parseRepoUri(${JSON.stringify(uri)}) threw ${String(error)}`, { cause: error });
   }
-  return error.message.includes(JSON.stringify(uri)) || error.message.startsWith('unsupported repository URI scheme');
+  return error.message.startsWith(`${uri}: `) && error.repository === uri;
 }
 
 t.test('parseRepoUri: URIs the CRD admits parse, or are refused with an error naming them', async (t) => {

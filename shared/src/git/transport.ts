@@ -496,12 +496,8 @@ function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: Abo
 /** Opens a transport for one operation on a repository; close() it when the operation ends. */
 export function openTransport(remote: GitRemote): Transport {
   const signal = AbortSignal.timeout(remote.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  let parsed: ParsedRepoUri;
-  try {
-    parsed = parseRepoUri(remote.uri);
-  } catch (err: unknown) {
-    throw new GitError('Config', remote.uri, err instanceof Error ? err.message : String(err), { cause: err });
-  }
+  // Throws GitError Config naming the URI.
+  const parsed: ParsedRepoUri = parseRepoUri(remote.uri);
   if (parsed.scheme === 'https' || parsed.scheme === 'http') return httpTransport(remote, signal);
   if (remote.auth !== undefined && remote.auth.type !== 'ssh' && parsed.scheme === 'ssh') {
     throw new GitError('Config', remote.uri, `authConfig.type ${remote.auth.type} cannot be used with an ssh URI`);

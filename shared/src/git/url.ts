@@ -1,3 +1,5 @@
+import { GitError } from './errors.js';
+
 /** Transport of a repository URI. */
 export type GitScheme = 'https' | 'http' | 'ssh' | 'git';
 
@@ -16,7 +18,10 @@ export interface ParsedRepoUri {
 const DEFAULT_PORT: Record<GitScheme, number> = { https: 443, http: 80, ssh: 22, git: 9418 };
 const SCP_LIKE = /^(?:([^@/:]+)@)?([^@/:[\]]+|\[[^\]]+\]):(?!\/\/)(.+)$/;
 
-/** Parses the URI schemes a GitRepo accepts; throws an Error naming the URI otherwise. */
+/**
+ * Parses the URI schemes a GitRepo accepts.
+ * @throws GitError `Config` naming the URI and what is wrong with it.
+ */
 export function parseRepoUri(uri: string): ParsedRepoUri {
   const scp = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? null : SCP_LIKE.exec(uri);
   if (scp !== null) {
@@ -27,17 +32,26 @@ export function parseRepoUri(uri: string): ParsedRepoUri {
   try {
     url = new URL(uri);
   } catch (err: unknown) {
-    throw new Error(`unsupported repository URI ${JSON.stringify(uri)}`, { cause: err });
+    throw new GitError(
+      'Config',
+      uri,
+      'unsupported repository URI (use https://, http://, ssh://, git:// or git@host:path)',
+      {
+        cause: err,
+      },
+    );
   }
   const scheme = url.protocol.slice(0, -1);
   if (scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh' && scheme !== 'git') {
-    throw new Error(
+    throw new GitError(
+      'Config',
+      uri,
       `unsupported repository URI scheme ${JSON.stringify(url.protocol)} (use https, http, ssh, git or git@host:path)`,
     );
   }
-  if (url.hostname === '') throw new Error(`repository URI ${JSON.stringify(uri)} has no host`);
+  if (url.hostname === '') throw new GitError('Config', uri, 'repository URI has no host');
   // The URL parser takes port 0, which no server listens on.
-  if (url.port === '0') throw new Error(`repository URI ${JSON.stringify(uri)} has port 0`);
+  if (url.port === '0') throw new GitError('Config', uri, 'repository URI has port 0');
   return {
     scheme,
     host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -52,6 +66,6 @@ function decodePart(uri: string, part: string): string {
   try {
     return decodeURIComponent(part);
   } catch (err: unknown) {
-    throw new Error(`repository URI ${JSON.stringify(uri)} has an invalid %-escape`, { cause: err });
+    throw new GitError('Config', uri, 'repository URI has an invalid %-escape', { cause: err });
   }
 }
