@@ -51,12 +51,32 @@ export async function clusterHaystacks(kc: KubeConfig): Promise<Haystack[]> {
     'actions',
     'clusteractions',
   ]) {
-    const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as {
-      items: { status?: unknown }[];
-    };
+    let list: { items: { status?: unknown }[] };
+    try {
+      list = await listWithRetry(() => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }));
+    } catch (err: unknown) {
+      // A test that removed the CRDs (a Helm uninstall test) leaves no such objects to check.
+      if ((err as { code?: unknown }).code === 404) continue;
+      throw new Error(
+        `cannot list ${plural} for the secret-leak check: ${String((err as { code?: unknown }).code)} ${(err as Error).message?.split('\n')[0]}`,
+        { cause: err },
+      );
+    }
     out.push({ where: `status of ${plural}`, text: JSON.stringify(list.items.map((i) => i.status ?? null)) });
   }
   return out;
+}
+
+// A CRD whose storage is (re)initializing (just created or updated by a test) answers 429 for a moment.
+async function listWithRetry<T>(list: () => Promise<unknown>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await list()) as T;
+    } catch (err: unknown) {
+      if ((err as { code?: unknown }).code !== 429 || attempt >= 50) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /** Where each secret value appears in the haystacks. */
