@@ -29,5 +29,25 @@ export async function installCrds(binDir: string, kubeconfig: string): Promise<v
   const crds = await run(process.execPath, [cli, 'crds']);
   if (crds.code !== 0) throw new Error(`git-events-runner crds failed: ${crds.stderr}`);
   await kubectlOk(binDir, kubeconfig, ['apply', '--server-side', '-f', '-'], crds.stdout);
-  await kubectlOk(binDir, kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  await waitCrdsEstablished(binDir, kubeconfig);
+}
+
+/** Waits until every CRD of the cluster is Established (60 s at most). */
+export async function waitCrdsEstablished(binDir: string, kubeconfig: string): Promise<void> {
+  // Polled rather than `kubectl wait --for=condition=Established crd --all`, which fails outright when it
+  // reads a CRD so new that it has no status.conditions yet.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = JSON.parse(await kubectlOk(binDir, kubeconfig, ['get', 'crd', '-o', 'json'])) as {
+      items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+    };
+    const pending = list.items.filter(
+      (crd) => !crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'),
+    );
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`CRDs not established after 60 s: ${pending.map((c) => c.metadata.name).join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

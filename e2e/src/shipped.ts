@@ -15,6 +15,14 @@ export interface ShippedController {
   readonly nodeArgs: readonly string[];
 }
 
+/** `controller.nodeOptions` of the chart's values.yaml, as Node arguments (V8 heap limits). */
+export async function chartNodeArgs(): Promise<string[]> {
+  const values = parse(await readFile(join(repoRoot(), 'charts', 'git-events-runner', 'values.yaml'), 'utf8')) as {
+    controller?: { nodeOptions?: string };
+  };
+  return (values.controller?.nodeOptions ?? '').split(/\s+/).filter((a) => a.length > 0);
+}
+
 /**
  * Bundles the controller into `outDir` (scripts/bundle.mjs, after `tsc -b`) and reads the chart's default
  * NODE_OPTIONS, so benchmarks measure what the image and chart ship rather than the development build.
@@ -22,12 +30,5 @@ export interface ShippedController {
 export async function shippedController(outDir: string): Promise<ShippedController> {
   const root = repoRoot();
   await execFileAsync(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--out', outDir], { cwd: root });
-  const values = parse(await readFile(join(root, 'charts', 'git-events-runner', 'values.yaml'), 'utf8')) as {
-    controller?: { nodeOptions?: string };
-  };
-  const nodeOptions = values.controller?.nodeOptions ?? '';
-  return {
-    entry: join(outDir, 'git-events-runner.mjs'),
-    nodeArgs: nodeOptions.split(/\s+/).filter((a) => a.length > 0),
-  };
+  return { entry: join(outDir, 'git-events-runner.mjs'), nodeArgs: await chartNodeArgs() };
 }

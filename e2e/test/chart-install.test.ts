@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AdmissionregistrationV1Api, AppsV1Api, RbacAuthorizationV1Api, type V1Secret } from '@kubernetes/client-node';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
-import { isolatedCluster, repoRoot, run } from '../src/index.js';
+import { isolatedCluster, repoRoot, run, waitCrdsEstablished } from '../src/index.js';
 
 // `helm install` and `helm upgrade` of the chart into a control plane of this file's own (its webhook
 // configurations would otherwise refuse other files' resources): objects created and accepted by the
@@ -157,7 +157,7 @@ t.test('a second release with every optional feature on', async (t) => {
       stubCrd('cert-manager.io', 'Issuer', 'v1'),
     ].join('---\n'),
   );
-  await plane.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+  await waitCrdsEstablished(plane.binDir, plane.kubeconfig);
   for (const ns of ['ger-full', 'team-a', 'team-b', 'team-c', 'shared-secrets']) {
     await core.createNamespace({ body: { metadata: { name: ns } } });
   }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { API_VERSION } from '@git-events-runner/shared';
 import { BatchV1Api } from '@kubernetes/client-node';
 import fc from 'fast-check';
@@ -5,6 +6,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
 import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { shippedController } from '../src/shipped.js';
 
 // The webhook API against a running controller, its own control plane and a real git server.
 
@@ -300,4 +302,57 @@ t.test('random paths, headers and bodies: no crash, no 5xx but 503', async (t) =
   );
   t.ok(statuses.size > 0, `answers: ${JSON.stringify([...statuses])}`);
   t.equal((await controller.get('/ready')).status, 200, 'the controller is still up and ready');
+});
+
+t.test('a flood of hostile requests leaves memory bounded', async (t) => {
+  // A replica as the image and chart run it: the bundle, with the V8 heap limits of values.yaml
+  // (controller.nodeOptions). A leak would end in an out-of-memory crash; a bounded process stays alive,
+  // ready and within its resident budget.
+  const { mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { entry, nodeArgs } = await shippedController(await mkdtemp(join(tmpdir(), 'ger-flood-')));
+  const flooded = await startControllerProcess({
+    kubeconfig: plane.kubeconfig,
+    namespace: 'ger-system',
+    entry,
+    nodeArgs,
+  });
+  t.teardown(() => flooded.stop('SIGKILL'));
+  const url = `http://127.0.0.1:${flooded.webhooksPort}`;
+  await eventually(
+    () => fetch(`${url}/${ns}/single/src`, { method: 'POST' }).then((r) => r.status),
+    (s) => s !== 404,
+  );
+  const pid = flooded.child.pid ?? 0;
+  const rss = async () =>
+    Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
+  const body = new Uint8Array(64 * 1024).fill(120);
+  const statuses = new Map<number, number>();
+  let next = 0;
+  let peak = 0;
+  const TOTAL = 20_000;
+  // Unknown triggers and sources (no key may be kept for them), bad tokens, 64 KiB bodies, 64 at a time.
+  const worker = async () => {
+    while (next < TOTAL) {
+      const i = next++;
+      const path =
+        i % 3 === 0 ? `/ns-${i}/trigger-${i}/src` : i % 3 === 1 ? `/${ns}/single/source-${i}` : `/${ns}/single/src`;
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'x-trigger-auth': `wrong-${i}` }, body });
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (i % 1000 === 0) peak = Math.max(peak, await rss());
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  peak = Math.max(peak, await rss());
+  t.ok(
+    [...statuses.keys()].every((s) => s < 500 || s === 503),
+    `answers: ${JSON.stringify(Object.fromEntries(statuses))}`,
+  );
+  t.ok(peak < 256, `RSS peaked at ${peak.toFixed(0)} MiB over ${TOTAL} hostile requests (node ${nodeArgs.join(' ')})`);
+  const metrics = (await flooded.get('/metrics')).body;
+  t.notMatch(metrics, /trigger-\d|source-\d|ns-\d/, 'no metric series for names that do not exist');
+  t.equal((await flooded.get('/ready')).status, 200, 'alive and ready');
+  t.equal(flooded.child.exitCode, null);
 });
