@@ -782,6 +782,28 @@ t.test('metrics and probes', async (t) => {
     new RegExp(`^git_events_runner_jobs_queue_completed_total\\{status="Succeed"\\} ${succeeded}$`, 'm'),
     `${succeeded} Jobs counted once each`,
   );
+  t.match(
+    metrics.body,
+    /^git_events_runner_jobs_queue_completed_total\{status="Expired"\} 1$/m,
+    'the expired Job counted once as Expired',
+  );
+  // Jobs created are counted per trigger: every Job in the cluster is in its trigger's count (Replace and
+  // expiry deleted some, so counts may be higher).
+  const all = (await batch.listJobForAllNamespaces({})).items;
+  const series = [
+    ...metrics.body.matchAll(
+      /^git_events_runner_jobs_created_total\{namespace="([^"]*)",trigger_kind="[^"]*",trigger_name="([^"]*)"\} (\d+)$/gm,
+    ),
+  ];
+  t.ok(series.length > 0, 'jobs_created_total has series');
+  const short = series.filter(([, namespace, trigger, n]) => {
+    const existing = all.filter(
+      (j) =>
+        j.metadata?.namespace === namespace && j.metadata?.annotations?.['git-events-runner.rs/trigger'] === trigger,
+    ).length;
+    return Number(n) < existing;
+  });
+  t.same(short, [], 'no trigger has more Jobs than jobs_created_total counted for it');
   t.equal((await controller.get('/alive')).status, 200);
   t.equal((await controller.get('/ready')).status, 200);
 });

@@ -12,6 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeConfig } from '../config/index.js';
+import { LABELS } from '../jobs/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
 import { buildWebhookApp } from '../webhooks/app.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
@@ -127,6 +128,14 @@ export async function startController(
     tracer: tracing.tracer,
     now: Date.now,
     statusWrites: new StatusWrites(),
+    onJobCreated: (job) => {
+      const labels = job.metadata?.labels ?? {};
+      metrics.jobsCreated.inc({
+        namespace: job.metadata?.namespace ?? '',
+        trigger_kind: labels[LABELS.triggerKind] ?? '',
+        trigger_name: job.metadata?.annotations?.['git-events-runner.rs/trigger'] ?? '',
+      });
+    },
   };
 
   const becameLeader = async (leading: boolean) => {

@@ -36,6 +36,8 @@ export class JobQueue {
   readonly #config: () => RuntimeConfig;
   readonly #log: Logger;
   readonly #seen = new Map<string, Phase>();
+  /** Jobs deleted here for waiting too long (counted Expired, not Deleted); emptied by their delete events. */
+  readonly #expired = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> = Promise.resolve();
   #again = false;
@@ -71,7 +73,9 @@ export class JobQueue {
     const phase = jobPhase(job);
     if (kind === 'delete') {
       this.#seen.delete(uid);
-      if (this.#running && before !== undefined && before !== 'Succeeded' && before !== 'Failed')
+      // A Job this queue deleted for waiting too long was counted Expired already.
+      const expired = this.#expired.delete(uid);
+      if (this.#running && !expired && before !== undefined && before !== 'Succeeded' && before !== 'Failed')
         this.#metrics.jobsCompleted.inc({ status: 'Deleted' });
     } else {
       this.#seen.set(uid, phase);
@@ -167,6 +171,9 @@ export class JobQueue {
       const timeout = Number(job.metadata?.annotations?.[WAIT_TIMEOUT] ?? config.action.jobWaitingTimeoutSeconds);
       const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
       if (now - created > timeout * 1000) {
+        // Marked before the delete: the watch may report the deletion before the call returns.
+        const uid = job.metadata?.uid ?? '';
+        this.#expired.add(uid);
         await this.#batch
           .deleteNamespacedJob({
             name: job.metadata?.name ?? '',
@@ -178,8 +185,10 @@ export class JobQueue {
             return this.#recordOnTrigger(job, 'Expired');
           })
           .catch((err: unknown) => {
-            if (statusOf(err) !== 404)
+            if (statusOf(err) !== 404) {
+              this.#expired.delete(uid);
               this.#log.warn({ job: job.metadata?.name, err: messageOf(err) }, 'could not delete an expired Job');
+            }
           });
       } else fresh.push(job);
     }
