@@ -42,7 +42,7 @@ export function runtimeConfigSchema(version: string) {
             minimum: 1,
             maximum: Number.MAX_SAFE_INTEGER,
             default: 16,
-            description: 'Jobs this controller process runs at once; more wait in the queue.',
+            description: 'Admitted, unfinished Jobs at once, cluster-wide; more wait in the queue.',
           }),
           jobWaitingTimeoutSeconds: Type.Integer({
             minimum: 0,
