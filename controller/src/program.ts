@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { jobNamespace, runClone } from './clone.js';
 import {
   addRunOptions,
+  controllerVersion,
   defaultRuntimeConfig,
   FlagsError,
   processEnvironment,
@@ -70,6 +71,7 @@ interface CloneFlags {
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('git-events-runner')
     .description('Kubernetes operator: runs Jobs with a Git repository content on changes, schedules and webhooks.')
+    .version(controllerVersion(), '-V, --version', 'print the version')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
 

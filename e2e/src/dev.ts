@@ -60,6 +60,9 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
     );
     const workTree = join(stateDir, 'work');
     await runGitOk(['clone', '--quiet', fixtures.path('demo'), workTree]);
+    // So the printed `git commit` works on a machine without a git identity.
+    await runGitOk(['-C', workTree, 'config', 'user.name', 'Demo User']);
+    await runGitOk(['-C', workTree, 'config', 'user.email', 'demo@git-events-runner.local']);
     const git = await startGitHttpServer({ root: reposDir });
     stops.push(() => git.stop());
     log(`demo repository served at ${git.url('demo')}`);
@@ -156,8 +159,9 @@ git-events-runner is running on a local control plane. In another shell:
   kubectl git-events status -n ${NAMESPACE}            # triggers, last runs, Jobs
   kubectl get jobs -n ${NAMESPACE} -w                  # Jobs as they are created
 
-  # Fire the webhook trigger (the token comes from its Secret):
-  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl} --wait
+  # Fire the webhook trigger (the token comes from its Secret); it prints the task and its Jobs
+  # (with no kubelet here, Jobs never finish, so --wait would wait for its timeout):
+  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl}
   # or with curl:
   curl -X POST -H 'x-trigger-auth: ${env.webhookToken}' ${env.webhookUrl}/${NAMESPACE}/coll-trigger
 

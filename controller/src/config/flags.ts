@@ -177,7 +177,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--secrets-cache-time <seconds>',
-        'seconds a watched Secret (webhook tokens, git credentials) stays cached after its last use before it is forgotten; Secrets are watched, so changes apply at once',
+        'seconds a watched Secret (webhook tokens, git credentials) stays cached after its last use before it is forgotten (values below 60 count as 60); Secrets are watched, so changes apply at once',
       )
         .default(60)
         .argParser(seconds(1)),
