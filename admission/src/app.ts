@@ -1,5 +1,5 @@
 import underPressure from '@fastify/under-pressure';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClusterChecks } from './cluster.js';
 import { AdmissionError } from './errors.js';
@@ -117,7 +117,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     loggerInstance,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // kube-apiserver gives up after the webhook's timeoutSeconds; nothing should take longer here.
     requestTimeout: 10_000,

@@ -126,6 +126,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       });
     }
     await controller.done;
+    // Everything was stopped and flushed; a handle some library still holds open must not keep the
+    // process (and its Pod) alive until SIGKILL.
+    setTimeout(() => {
+      log.warn('handles still open after shutdown; exiting');
+      process.exit(0);
+    }, 3000).unref();
   });
 
   const clone = program

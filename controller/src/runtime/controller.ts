@@ -18,6 +18,7 @@ import { buildWebhookApp } from '../webhooks/app.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
 import { Batches } from './batches.js';
 import { type CheckContext, runCheck } from './check.js';
+import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
@@ -312,6 +313,7 @@ export async function startController(
       await secrets.stop();
       await world.stop();
       await tracing.shutdown().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'could not flush traces'));
+      await closeConnections(kc);
       log.info({ identity }, 'stopped');
       resolveDone();
     })();

@@ -3,6 +3,38 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 interface Closable {
   close?: () => Promise<void>;
+  destroy?: () => Promise<void>;
+}
+
+const pools = new WeakMap<KubeConfig, Map<string, Closable | undefined>>();
+
+/**
+ * Closes the connections withConnectionReuse() kept for a KubeConfig. Idle HTTP/2 sessions to the API
+ * server otherwise keep the process alive after a graceful shutdown (a Pod then waits for SIGKILL).
+ * Connections still busy after `timeoutMs` are destroyed.
+ */
+export async function closeConnections(kc: KubeConfig, timeoutMs = 2000): Promise<void> {
+  const cache = pools.get(kc);
+  if (cache === undefined) return;
+  const dispatchers = [...cache.values()];
+  cache.clear();
+  await Promise.all(
+    dispatchers.map(async (d) => {
+      if (d === undefined) return;
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        (d.close?.() ?? Promise.resolve()).then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!closed) await d.destroy?.().catch(() => undefined);
+    }),
+  );
 }
 type CreateDispatcher = (cluster: unknown, agentOptions: Record<string, unknown>) => Closable | undefined;
 
@@ -17,6 +49,7 @@ export function withConnectionReuse(kc: KubeConfig): KubeConfig {
   const target = kc as unknown as { createDispatcher: CreateDispatcher };
   const original = target.createDispatcher.bind(kc);
   const cache = new Map<string, Closable | undefined>();
+  pools.set(kc, cache);
   target.createDispatcher = (cluster, agentOptions) => {
     const server = (cluster as { server?: string } | null)?.server ?? '';
     const key = createHash('sha256')

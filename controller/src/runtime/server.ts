@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -14,7 +14,7 @@ export interface UtilityOptions {
 export function buildUtilityApp(opts: UtilityOptions): FastifyInstance {
   // pino's Logger and fastify's logger interface differ only in typing details.
   const loggerInstance = opts.logger.child({ server: 'utility' }) as unknown as FastifyBaseLogger;
-  const app = Fastify({ loggerInstance, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/alive', async (_req, reply) => reply.type('text/plain').send('Alive'));
   app.get('/ready', async (_req, reply) => {
     const why = opts.notReady();

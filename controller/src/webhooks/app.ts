@@ -1,5 +1,5 @@
 import underPressure from '@fastify/under-pressure';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebhookTriggerObject } from '../runtime/world.js';
 import type { SecretLookup } from '../sources/secrets.js';
@@ -111,7 +111,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const app = Fastify({
     ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     loggerInstance,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     requestTimeout: 30_000,
     connectionTimeout: 10_000,
