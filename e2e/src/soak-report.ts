@@ -1,0 +1,283 @@
+import {
+  type Accounting,
+  exact,
+  judgeTrend,
+  linearTrend,
+  percentile,
+  type Trend,
+  type TrendVerdict,
+} from './soak-stats.js';
+
+// The soak's figures: from the recorded samples to the trends and verdicts (pure), and the markdown report.
+
+/** One scrape of one controller replica. */
+export interface Sample {
+  /** Seconds since the load started. */
+  readonly t: number;
+  readonly replica: string;
+  readonly pid: number;
+  readonly leader: boolean;
+  /** Seconds this replica had led (leader) or lived (follower) at this sample. */
+  readonly roleAge: number;
+  readonly rssMiB: number;
+  readonly heapUsedMiB: number;
+  readonly heapTotalMiB: number;
+  readonly externalMiB: number;
+  /** p99 and max of the event-loop delay since the previous scrape (prom-client resets it per scrape). */
+  readonly lagP99Ms: number;
+  readonly lagMaxMs: number;
+  readonly cpuSeconds: number;
+}
+
+/** Cluster-wide figures at one sampling tick. */
+export interface Tick {
+  readonly t: number;
+  /** Jobs seen so far (each once), and those existing now. */
+  readonly jobsSeen: number;
+  readonly jobsExisting: number;
+  readonly commits: number;
+  readonly webhookTasks: number;
+}
+
+/** One SIGKILL of the leader. */
+export interface Kill {
+  readonly t: number;
+  readonly replica: string;
+  readonly pid: number;
+  /** Seconds from the kill until another replica held the Lease. */
+  failoverSeconds?: number;
+  replacement?: string;
+  /** Seconds from the kill until the replacement replica was ready. */
+  replacementReadySeconds?: number;
+  /** Webhook tasks it had answered 202 and not finished when it died, and how many of them got no Job. */
+  tasksLost?: number;
+  tasksLostWithoutJob?: number;
+  note?: string;
+}
+
+/** A trend of one memory series with its verdict. */
+export interface SeriesTrend {
+  readonly series: string;
+  readonly trend: Trend | undefined;
+  readonly verdict: TrendVerdict;
+  readonly why: string;
+}
+
+/** Everything the report says. */
+export interface SoakResult {
+  readonly settings: Readonly<Record<string, string | number>>;
+  readonly durationMinutes: number;
+  readonly sampleEverySeconds: number;
+  readonly interrupted: boolean;
+  readonly converged: boolean;
+  readonly convergenceSeconds: number;
+  readonly schedule: Accounting;
+  readonly webhooks: Accounting;
+  /** Details of up to 20 missing, unexpected or duplicated keys, with what is known about each. */
+  readonly mismatchDetails: string[];
+  readonly samples: readonly Sample[];
+  readonly ticks: readonly Tick[];
+  readonly kills: readonly Kill[];
+  readonly trends: readonly SeriesTrend[];
+  readonly growthLimit: number;
+  readonly warmupMinutes: number;
+  readonly roleWarmupSeconds: number;
+  readonly commits: { readonly made: number; readonly skipped: number; readonly minGapSeconds: number };
+  readonly webhookAnswers: Readonly<Record<string, number>>;
+  readonly webhookLatencyMs: { readonly p50: number; readonly p99: number };
+  readonly taskStates: Readonly<Record<string, number>>;
+  readonly jobsCompleted: number;
+  readonly jobsDeleted: number;
+  /** By source (`controller log`, `controller metrics`, `soak`), then kind. */
+  readonly errors: readonly { source: string; kind: string; count: number; example: string }[];
+  readonly notReady: Readonly<Record<string, number>>;
+}
+
+/** Minimum data for a trend verdict. */
+export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
+
+/**
+ * Least-squares trends of RSS and heap in use, per role. The leader is SIGKILLed every few minutes, so no
+ * process lives through a long run: a role's series is the concatenation of the samples of whichever
+ * replica held it, after the run's warm-up and after each replica's first seconds in the role. A leak in
+ * the workload's state (caches growing with Jobs, tasks, Events) shows as a slope over the run; the
+ * per-process ramp-up repeats every term and averages out.
+ */
+export function memoryTrends(
+  samples: readonly Sample[],
+  warmupSeconds: number,
+  roleWarmupSeconds: number,
+  limit: number,
+): SeriesTrend[] {
+  const out: SeriesTrend[] = [];
+  for (const leader of [true, false]) {
+    const role = leader ? 'leader' : 'follower';
+    const kept = samples.filter((s) => s.leader === leader && s.t >= warmupSeconds && s.roleAge >= roleWarmupSeconds);
+    for (const [what, pick] of [
+      ['RSS', (s: Sample) => s.rssMiB],
+      ['heap used', (s: Sample) => s.heapUsedMiB],
+    ] as const) {
+      const points = kept.filter((s) => Number.isFinite(pick(s))).map((s) => ({ x: s.t / 3600, y: pick(s) }));
+      const trend = linearTrend(points);
+      const { verdict, why } = judgeTrend(trend, limit, TREND_MINIMUM);
+      out.push({ series: `${role} ${what}`, trend, verdict, why });
+    }
+  }
+  return out;
+}
+
+/** The overall memory verdict: FAIL if any series fails, else inconclusive if any is, else pass. */
+export function memoryVerdict(trends: readonly SeriesTrend[]): TrendVerdict {
+  if (trends.some((t) => t.verdict === 'FAIL')) return 'FAIL';
+  if (trends.some((t) => t.verdict === 'inconclusive')) return 'inconclusive';
+  return 'pass';
+}
+
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const max = (xs: readonly number[]) => {
+  const finite = xs.filter(Number.isFinite);
+  return finite.length === 0 ? Number.NaN : Math.max(...finite);
+};
+const count = (n: number) => n.toLocaleString('en-US');
+
+function accountingRow(label: string, a: Accounting): string {
+  return `| ${label} | ${count(a.expected)} | ${count(a.created)} | ${a.missing.length} | ${a.unexpected.length} | ${a.duplicated.length} | ${exact(a) ? 'exact' : '**MISMATCH**'} |`;
+}
+
+/** The markdown report: verdicts and figures first, then a compact time series. */
+export function renderReport(r: SoakResult): string {
+  const lines: string[] = [];
+  const total: Accounting = {
+    expected: r.schedule.expected + r.webhooks.expected,
+    created: r.schedule.created + r.webhooks.created,
+    missing: [...r.schedule.missing, ...r.webhooks.missing],
+    unexpected: [...r.schedule.unexpected, ...r.webhooks.unexpected],
+    duplicated: [...r.schedule.duplicated, ...r.webhooks.duplicated],
+  };
+  const mem = memoryVerdict(r.trends);
+  lines.push(`# Soak: ${f1(r.durationMinutes)} min${r.interrupted ? ' (interrupted)' : ''}`, '');
+  lines.push(
+    Object.entries(r.settings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+    '',
+  );
+  lines.push(
+    `**Jobs: ${exact(total) ? 'exact' : 'MISMATCH'}** (${count(total.expected)} expected, ${count(total.created)} created${r.converged ? `, converged ${f0(r.convergenceSeconds)} s after the load stopped` : ', NOT converged'}). **Memory trend: ${mem}** (limit ${r.growthLimit} MiB/h).`,
+    '',
+  );
+  lines.push('## Jobs expected vs created', '');
+  lines.push(
+    '| runs | expected | created | missing | unexpected | duplicated | |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  );
+  lines.push(accountingRow('ScheduleTrigger: commit x trigger of its repository', r.schedule));
+  lines.push(accountingRow('WebhookTrigger: one per 202', r.webhooks));
+  lines.push(accountingRow('total', total), '');
+  if (r.mismatchDetails.length > 0) lines.push(...r.mismatchDetails.map((d) => `- ${d}`), '');
+  lines.push(
+    `Commits: ${count(r.commits.made)} (a repository is committed again only ${r.commits.minGapSeconds} s after its previous commit; ${r.commits.skipped} ticks found no such repository). ` +
+      `Webhook answers: ${Object.entries(r.webhookAnswers)
+        .map(([k, v]) => `${k}: ${count(v)}`)
+        .join(
+          ', ',
+        )}; 202 in p50 ${f1(r.webhookLatencyMs.p50)} ms, p99 ${f1(r.webhookLatencyMs.p99)} ms; tasks ${Object.entries(
+        r.taskStates,
+      )
+        .map(([k, v]) => `${k}: ${count(v)}`)
+        .join(', ')}. ` +
+      `Jobs run to completion by the soak: ${count(r.jobsCompleted)}, deleted after their TTL: ${count(r.jobsDeleted)}.`,
+    '',
+  );
+
+  lines.push('## Leader kills', '');
+  if (r.kills.length === 0) lines.push('None.', '');
+  else {
+    lines.push(
+      '| # | at | killed | new leader after | replacement ready after | its 202 tasks not seen ended (without Job) | |',
+      '|---:|---:|---|---:|---:|---:|---|',
+    );
+    r.kills.forEach((k, i) => {
+      lines.push(
+        `| ${i + 1} | ${f1(k.t / 60)} min | ${k.replica} (pid ${k.pid}) | ${k.failoverSeconds === undefined ? '-' : `${f1(k.failoverSeconds)} s`} | ${k.replacementReadySeconds === undefined ? '-' : `${f1(k.replacementReadySeconds)} s (${k.replacement})`} | ${k.tasksLost ?? 0} (${k.tasksLostWithoutJob ?? 0}) | ${k.note ?? ''} |`,
+      );
+    });
+    lines.push('');
+  }
+
+  lines.push('## Memory and event loop', '');
+  lines.push(
+    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role (a role's series joins the replicas that held it).`,
+    '',
+  );
+  lines.push(
+    '| series | samples | span | mean | slope (95 % CI) | verdict |',
+    '|---|---:|---:|---:|---:|---|',
+    ...r.trends.map(
+      (t) =>
+        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h`} | ${t.verdict}: ${t.why} |`,
+    ),
+    '',
+  );
+  lines.push(
+    '| role | RSS max | heap used max | heap total max | event-loop p99: median / max of 10 s windows | windows with p99 > 100 ms |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|');
+  for (const leader of [true, false]) {
+    const s = r.samples.filter((x) => x.leader === leader);
+    const lag = s.map((x) => x.lagP99Ms).filter(Number.isFinite);
+    lines.push(
+      `| ${leader ? 'leader' : 'follower'} | ${f0(max(s.map((x) => x.rssMiB)))} MiB | ${f0(max(s.map((x) => x.heapUsedMiB)))} MiB | ${f0(max(s.map((x) => x.heapTotalMiB)))} MiB | ${f1(percentile(lag, 0.5))} / ${f1(max(lag))} ms | ${lag.filter((x) => x > 100).length} of ${lag.length} |`,
+    );
+  }
+  lines.push('');
+
+  lines.push('## Errors by kind', '');
+  if (r.errors.length === 0) lines.push('None.', '');
+  else {
+    lines.push('| source | kind | count | example |', '|---|---|---:|---|');
+    for (const e of r.errors)
+      lines.push(
+        `| ${e.source} | ${e.kind} | ${count(e.count)} | ${e.example.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+      );
+    lines.push('');
+  }
+  const notReady = Object.entries(r.notReady);
+  lines.push(
+    `Triggers not Ready at the end: ${notReady.length === 0 ? 'none' : notReady.map(([k, v]) => `${k}: ${v}`).join(', ')}.`,
+    '',
+  );
+
+  lines.push('## Time series', '');
+  lines.push(...timeSeries(r));
+  return `${lines.join('\n')}\n`;
+}
+
+// One row per bucket of about a thirtieth of the run (at least one sampling period).
+function timeSeries(r: SoakResult): string[] {
+  const end = Math.max(0, ...r.samples.map((s) => s.t), ...r.ticks.map((t) => t.t));
+  const period = r.sampleEverySeconds;
+  const width = Math.max(1, Math.ceil(end / 30 / period)) * period;
+  const rows = [
+    '| t (min) | leader | leader RSS / heap (MiB) | follower RSS / heap (MiB) | lag p99 max (ms) | Jobs seen / existing | commits | events |',
+    '|---:|---|---:|---:|---:|---:|---:|---|',
+  ];
+  // A sample belongs to the tick it was scheduled at (a busy machine wakes the sampler a little late).
+  const tick = (t: number) => Math.round(t / period) * period;
+  for (let from = 0; from <= end; from += width) {
+    const to = from + width;
+    const inB = (t: number) => tick(t) >= from && tick(t) < to;
+    const s = r.samples.filter((x) => inB(x.t));
+    const lead = s.filter((x) => x.leader);
+    const fol = s.filter((x) => !x.leader);
+    const last = r.ticks.filter((x) => tick(x.t) < to).at(-1);
+    const events = r.kills
+      .filter((k) => inB(k.t))
+      .map((k) => `kill ${k.replica}${k.failoverSeconds === undefined ? '' : `, failover ${f0(k.failoverSeconds)} s`}`);
+    rows.push(
+      `| ${f1(from / 60)} | ${[...new Set(lead.map((x) => x.replica))].join(', ') || '-'} | ${f0(max(lead.map((x) => x.rssMiB)))} / ${f0(max(lead.map((x) => x.heapUsedMiB)))} | ${f0(max(fol.map((x) => x.rssMiB)))} / ${f0(max(fol.map((x) => x.heapUsedMiB)))} | ${f0(max(s.map((x) => x.lagP99Ms)))} | ${last === undefined ? '-' : `${count(last.jobsSeen)} / ${count(last.jobsExisting)}`} | ${last?.commits ?? '-'} | ${events.join('; ')} |`,
+    );
+  }
+  return rows;
+}

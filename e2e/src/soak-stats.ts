@@ -1,0 +1,192 @@
+// Pure figures of `npm run soak`: trends, percentiles, Prometheus text, controller log kinds, the commit
+// spacing rule and the Job accounting. No I/O here, so each piece can be checked on its own.
+
+/** A least-squares line through (hours, MiB) points, with the 95 % confidence half-width of its slope. */
+export interface Trend {
+  readonly n: number;
+  /** Minutes between the first and the last point. */
+  readonly spanMinutes: number;
+  readonly mean: number;
+  /** MiB per hour. */
+  readonly slope: number;
+  /** Half-width of the slope's 95 % confidence interval (t distribution, n - 2 degrees of freedom). */
+  readonly ci95: number;
+}
+
+// Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond.
+const T975 = [
+  12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** The least-squares trend of `points` (x in hours); undefined with fewer than three distinct x. */
+export function linearTrend(points: readonly { readonly x: number; readonly y: number }[]): Trend | undefined {
+  const n = points.length;
+  if (n < 3) return undefined;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of points) {
+    sxx += (p.x - mx) ** 2;
+    sxy += (p.x - mx) * (p.y - my);
+  }
+  if (sxx === 0) return undefined;
+  const slope = sxy / sxx;
+  let sse = 0;
+  for (const p of points) sse += (p.y - (my + slope * (p.x - mx))) ** 2;
+  const se = Math.sqrt(sse / (n - 2) / sxx);
+  const xs = points.map((p) => p.x);
+  return {
+    n,
+    spanMinutes: (Math.max(...xs) - Math.min(...xs)) * 60,
+    mean: my,
+    slope,
+    ci95: (T975[n - 3] ?? 1.96) * se,
+  };
+}
+
+/** `pass`: the slope is within the limit; `FAIL`: above it; `inconclusive`: too few points to say. */
+export type TrendVerdict = 'pass' | 'FAIL' | 'inconclusive';
+
+/** What a trend says against a growth limit, given the least data that makes a slope meaningful. */
+export function judgeTrend(
+  trend: Trend | undefined,
+  limitPerHour: number,
+  minimum: { readonly samples: number; readonly spanMinutes: number },
+): { verdict: TrendVerdict; why: string } {
+  if (trend === undefined || trend.n < minimum.samples || trend.spanMinutes < minimum.spanMinutes) {
+    const got =
+      trend === undefined ? 'fewer than 3 samples' : `${trend.n} samples over ${trend.spanMinutes.toFixed(1)} min`;
+    return {
+      verdict: 'inconclusive',
+      why: `${got} after warm-up; a verdict needs >= ${minimum.samples} samples over >= ${minimum.spanMinutes} min`,
+    };
+  }
+  return trend.slope <= limitPerHour
+    ? { verdict: 'pass', why: `slope <= ${limitPerHour} MiB/h` }
+    : { verdict: 'FAIL', why: `slope > ${limitPerHour} MiB/h` };
+}
+
+/** The q-quantile (nearest rank) of `values`; NaN when empty. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/** One sample line of the Prometheus text format. */
+export interface MetricSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/** The samples of the metrics named in `names` (every sample line when `names` is undefined). */
+export function parseMetrics(text: string, names?: ReadonlySet<string>): MetricSample[] {
+  const out: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = SAMPLE_LINE.exec(line);
+    if (m === null || m[1] === undefined || m[3] === undefined) continue;
+    if (names !== undefined && !names.has(m[1])) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(LABEL)) if (l[1] !== undefined) labels[l[1]] = l[2] ?? '';
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Sum of the samples named `name`, per value of `label` (`''` when the label is absent). */
+export function sumBy(samples: readonly MetricSample[], name: string, label?: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    const key = label === undefined ? '' : (s.labels[label] ?? '');
+    out[key] = (out[key] ?? 0) + s.value;
+  }
+  return out;
+}
+
+/** A kind of problem and how often it happened, with one example. */
+export interface ErrorKind {
+  count: number;
+  example: string;
+}
+
+const LEVELS: Readonly<Record<number, string>> = { 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/**
+ * Warnings and errors of a controller's pino JSON log, by level and message (the message is a fixed
+ * string; variable parts are fields). A line that is not JSON (a crash trace, a Node warning) counts as
+ * its own kind. `into` accumulates over several processes.
+ */
+export function logErrorKinds(log: string, into: Map<string, ErrorKind> = new Map()): Map<string, ErrorKind> {
+  const add = (kind: string, example: string) => {
+    const k = into.get(kind);
+    if (k === undefined) into.set(kind, { count: 1, example: example.slice(0, 200) });
+    else k.count++;
+  };
+  for (const line of log.split('\n')) {
+    if (line.trim() === '') continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      add('non-JSON output', line);
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { level, msg, err } = entry as { level?: unknown; msg?: unknown; err?: unknown };
+    if (typeof level !== 'number' || level < 40) continue;
+    const detail = typeof err === 'string' ? err : err === undefined ? '' : JSON.stringify(err);
+    add(`${LEVELS[level] ?? `level ${level}`}: ${typeof msg === 'string' ? msg : '(no message)'}`, detail || line);
+  }
+  return into;
+}
+
+/**
+ * Repositories that may take a commit now: none committed within `minGapMs`. With onChangeOnly, a trigger
+ * sees only the tip at each check, so two commits closer than the longest time between two checks of one
+ * trigger could both land between checks and the older one would rightly get no Job.
+ */
+export function eligibleRepos(
+  repos: readonly string[],
+  lastCommitAt: ReadonlyMap<string, number>,
+  now: number,
+  minGapMs: number,
+): string[] {
+  return repos.filter((r) => now - (lastCommitAt.get(r) ?? Number.NEGATIVE_INFINITY) >= minGapMs);
+}
+
+/** Expected keys against the keys of the Jobs that exist(ed). */
+export interface Accounting {
+  readonly expected: number;
+  /** Jobs counted (each Job once, by uid). */
+  readonly created: number;
+  readonly missing: string[];
+  readonly unexpected: string[];
+  /** Keys with more than one Job, and how many. */
+  readonly duplicated: [string, number][];
+}
+
+/** Compares the expected run keys with the keys of the Jobs seen (one entry per Job). */
+export function account(expected: ReadonlySet<string>, jobKeys: readonly string[]): Accounting {
+  const counts = new Map<string, number>();
+  for (const k of jobKeys) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return {
+    expected: expected.size,
+    created: jobKeys.length,
+    missing: [...expected].filter((k) => !counts.has(k)),
+    unexpected: [...counts.keys()].filter((k) => !expected.has(k)),
+    duplicated: [...counts].filter(([, n]) => n > 1),
+  };
+}
+
+/** Whether an accounting is exact: every expected key has exactly one Job and no other Job exists. */
+export function exact(a: Accounting): boolean {
+  return a.missing.length === 0 && a.unexpected.length === 0 && a.duplicated.length === 0 && a.created === a.expected;
+}
