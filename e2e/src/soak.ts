@@ -12,6 +12,7 @@ import { createGitFixtures, type GitFixtures } from './git-fixtures.js';
 import { type GitHttpServer, startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { alive, cpuSeconds, rssMiB } from './processes.js';
+import { type ShippedController, shippedController } from './shipped.js';
 import { SoakJobs } from './soak-jobs.js';
 import { type SoakApi, SoakError, soakApi } from './soak-kube.js';
 import {
@@ -214,11 +215,20 @@ class Soak {
   endAt = 0;
   #replicaSeq = 0;
   #roundRobin = 0;
+  /** The bundle and NODE_OPTIONS the image and chart ship; undefined: the tsc build (GER_SOAK_DEV=1). */
+  readonly shipped: ShippedController | undefined;
 
   constructor(
     o: Options,
     signal: AbortSignal,
-    parts: { binDir: string; plane: ControlPlane; git: GitHttpServer; fixtures: GitFixtures; api: SoakApi },
+    parts: {
+      binDir: string;
+      plane: ControlPlane;
+      git: GitHttpServer;
+      fixtures: GitFixtures;
+      api: SoakApi;
+      shipped: ShippedController | undefined;
+    },
   ) {
     this.o = o;
     this.signal = signal;
@@ -227,6 +237,7 @@ class Soak {
     this.git = parts.git;
     this.fixtures = parts.fixtures;
     this.api = parts.api;
+    this.shipped = parts.shipped;
     this.kc = new KubeConfig();
     this.kc.loadFromFile(parts.plane.kubeconfig);
     this.jobs = new SoakJobs(this.kc, parts.api, NS, { runSeconds: o.jobRunSeconds });
@@ -333,6 +344,7 @@ class Soak {
         '--log-level',
         this.o.logLevel,
       ],
+      ...(this.shipped !== undefined ? { entry: this.shipped.entry, nodeArgs: this.shipped.nodeArgs } : {}),
     });
     const replica: Replica = {
       name,
@@ -782,6 +794,8 @@ class Soak {
         'Job run time': `${o.jobRunSeconds} s`,
         'Job TTL': `${o.jobTtlSeconds} s`,
         'controller log level': o.logLevel,
+        controller:
+          this.shipped === undefined ? 'tsc build, default heap' : `bundle, node ${this.shipped.nodeArgs.join(' ')}`,
       },
       durationMinutes,
       sampleEverySeconds: o.sampleEvery,
@@ -877,6 +891,7 @@ async function main(): Promise<void> {
       git,
       fixtures: createGitFixtures(join(dir, 'repos')),
       api,
+      shipped: process.env.GER_SOAK_DEV === '1' ? undefined : await shippedController(join(dir, 'bundle')),
     });
     const s = soak;
     await s.setup();
