@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { attachControlPlane, startControlPlane } from './control-plane.js';
 import { devInstructions, startDev } from './dev.js';
-import { installCrds, kubectlOk } from './kube.js';
+import { installCrds } from './kube.js';
 import { alive } from './processes.js';
 import { ensureTools, repoRoot } from './tools.js';
 
