@@ -59,6 +59,13 @@ export interface CheckRequest {
    * a webhook says something changed just now and always asks the server.
    */
   readonly coalesce?: boolean;
+  /**
+   * Takes the status write instead of awaiting it: the check returns once its Jobs exist, so the next
+   * batch of webhooks for the trigger need not wait for the write (writes stay ordered per trigger, and a
+   * check that still sees the old commit names the same Job, which then already exists). The receiver
+   * must await or handle the promise.
+   */
+  readonly statusInBackground?: (write: Promise<void>) => void;
 }
 
 /** Jobs one check creates at once (a batch of webhook runs with onChangeOnly: false). */
@@ -406,7 +413,7 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
       );
     }
   }
-  await writeStatus(
+  const written = writeStatus(
     ctx,
     req,
     (fresh, generation) => {
@@ -423,6 +430,8 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
     },
     trigger,
   );
+  if (req.statusInBackground !== undefined) req.statusInBackground(written);
+  else await written;
   return { found: true, results };
 }
 

@@ -193,6 +193,9 @@ export async function startController(
   let webhookTls = await loadWebhookTls(options, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
+  // Status writes of webhook checks finish after their check (so the next batch starts sooner); shutdown
+  // waits for them.
+  const statusWritesInFlight = new Set<Promise<void>>();
   // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
   const webhookChecks = new Batches<Task>((_key, batch) => runWebhookCheck(batch));
   const runWebhookCheck = (batch: Task[]): Promise<void> => {
@@ -209,6 +212,17 @@ export async function startController(
           ...(first.source !== undefined ? { source: first.source } : {}),
           runKeys: batch.map((task) => task.runKey),
           coalesce: false,
+          statusInBackground: (write) => {
+            statusWritesInFlight.add(write);
+            write
+              .catch((err: unknown) =>
+                log.warn(
+                  { trigger: `${first.namespace}/${first.trigger}`, err: messageOf(err) },
+                  'status write failed',
+                ),
+              )
+              .finally(() => statusWritesInFlight.delete(write));
+          },
         });
         const labels = { namespace: first.namespace, trigger_kind: 'WebhookTrigger', trigger_name: first.trigger };
         metrics.checkDuration.observe(labels, (Date.now() - started) / 1000);
@@ -302,7 +316,7 @@ export async function startController(
       await Promise.all([
         s?.stop(deadlineMs),
         Promise.race([
-          webhooksClosed.then(() => webhookChecks.idle()),
+          webhooksClosed.then(() => webhookChecks.idle()).then(() => Promise.allSettled([...statusWritesInFlight])),
           new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
         ]),
       ]);
