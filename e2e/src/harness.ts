@@ -4,7 +4,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, mintKubeconfig, startControlPlane } from './control-plane.js';
 import { controllerOutputs } from './controller-process.js';
 import { installCrds, kubectl, kubectlOk } from './kube.js';
-import { clusterHaystacks, findLeaks, type Leak, secretValues } from './leaks.js';
+import { clusterHaystacks, findLeaks, httpResponses, type Leak, recordHttpResponses, secretValues } from './leaks.js';
 import type { RunResult } from './tools.js';
 
 /** Environment variables through which the test runner hands its control plane to test files. */
@@ -86,14 +86,16 @@ export interface IsolatedCluster {
 export async function isolatedCluster(t: { teardown(fn: () => Promise<void>): void }): Promise<IsolatedCluster> {
   const { binDir } = testCluster();
   const plane = await startControlPlane({ binDir });
+  recordHttpResponses();
   const kc = new KubeConfig();
   // Runs last (teardowns run in reverse), after the test's controllers stopped: no Secret's value may
-  // appear in their logs or metrics, in an Event or in a status. A leak fails the test file.
+  // appear in their logs or metrics, in an HTTP response the test received, in an Event or in a status.
+  // A leak fails the test file.
   t.teardown(async () => {
     let leaks: Leak[] = [];
     try {
       const values = await secretValues(kc);
-      leaks = findLeaks(values, [...controllerOutputs(), ...(await clusterHaystacks(kc))]);
+      leaks = findLeaks(values, [...controllerOutputs(), ...httpResponses(), ...(await clusterHaystacks(kc))]);
     } finally {
       await plane.stop();
     }

@@ -7,6 +7,45 @@ export interface Haystack {
   readonly text: string;
 }
 
+const responses: Haystack[] = [];
+const MAX_RESPONSES = 5000;
+const MAX_RESPONSE_CHARS = 64 * 1024;
+
+/**
+ * Records the bodies of the HTTP responses this test process receives through the global fetch (the
+ * tests talk to the webhook server, the admission server and probes with it), for the secret-leak
+ * check. The most recent 5,000 responses are kept, each up to 64 KiB. Idempotent.
+ */
+export function recordHttpResponses(): void {
+  const g = globalThis as { fetch: typeof fetch; __gerFetchRecorded?: boolean };
+  if (g.__gerFetchRecorded === true) return;
+  g.__gerFetchRecorded = true;
+  const original = g.fetch;
+  g.fetch = async (input, init) => {
+    const res = await original(input, init);
+    const url = input instanceof Request ? input.url : String(input);
+    res
+      .clone()
+      .text()
+      .then(
+        (text) => {
+          responses.push({
+            where: `HTTP response of ${init?.method ?? 'GET'} ${url}`,
+            text: text.slice(0, MAX_RESPONSE_CHARS),
+          });
+          if (responses.length > MAX_RESPONSES) responses.splice(0, responses.length - MAX_RESPONSES);
+        },
+        () => undefined,
+      );
+    return res;
+  };
+}
+
+/** The HTTP responses recorded by recordHttpResponses(). */
+export function httpResponses(): readonly Haystack[] {
+  return responses;
+}
+
 /** A secret value found where it must not be: names the Secret and key, never the value. */
 export interface Leak {
   readonly secret: string;
