@@ -126,9 +126,38 @@ t.test('a check speaks protocol v2 and fetches no objects', async (t) => {
   servers.http.resetStats();
   await resolveRef({ uri: servers.urls.http('public') }, { branch: 'main' });
   const log = servers.http.stats.log;
-  t.equal(log.length, 2, 'capabilities, then ls-refs');
+  t.equal(log.length, 1, 'one request: ls-refs, without first asking for the capabilities');
+  t.equal(log[0]?.method, 'POST');
+  t.match(log[0]?.url, /\/git-upload-pack$/);
   t.ok(log.every((r) => r.gitProtocol === 'version=2'));
   t.ok(servers.http.stats.bytesSent < 4096, `${servers.http.stats.bytesSent} bytes`);
+});
+
+t.test('a server that speaks only protocol v1 is asked the long way', async (t) => {
+  const { createServer, request } = await import('node:http');
+  // A front that hides the Git-Protocol header, so git http-backend answers as a v1 server.
+  const target = new URL(servers.urls.http('public'));
+  const front = createServer((req, res) => {
+    const headers = { ...req.headers };
+    delete headers['git-protocol'];
+    const up = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => front.close(() => resolve())));
+  const address = front.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const uri = `http://127.0.0.1:${port}${target.pathname}`;
+  const viaV1 = await resolveRef({ uri }, { branch: 'main' });
+  const direct = await resolveRef({ uri: servers.urls.http('public') }, { branch: 'main' });
+  t.equal(viaV1.commit, direct.commit, 'the same commit through a v1-only server');
 });
 
 t.test('a new commit is detected and an unchanged branch is not', async (t) => {

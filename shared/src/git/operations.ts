@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import git from 'isomorphic-git';
 import { GitError } from './errors.js';
 import { hashFiles, type TreeFile } from './files.js';
+import { FLUSH, PktReader, pktLine } from './pkt-line.js';
 import { type GitRemote, networkError, openTransport, type Transport } from './transport.js';
 
 /** A watched reference: exactly one of branch, tag or commit (as in the CRDs). */
@@ -70,13 +71,15 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
   if (ref.commit !== undefined) return { commit: full, ref: full };
   const t = openTransport(remote);
   try {
-    const refs = await git.listServerRefs({
-      http: t.http,
-      url: t.url,
-      prefix: full,
-      protocolVersion: 2,
-      peelTags: true,
-    });
+    const refs =
+      (await directLsRefs(remote, t, full)) ??
+      (await git.listServerRefs({
+        http: t.http,
+        url: t.url,
+        prefix: full,
+        protocolVersion: 2,
+        peelTags: true,
+      }));
     const streamed = t.failure();
     if (streamed !== undefined) throw streamed;
     const hit = refs.find((r) => r.ref === full);
@@ -86,6 +89,85 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
     throw wrap(remote.uri, err, t);
   } finally {
     t.close();
+  }
+}
+
+// Smart HTTP servers that answer a protocol v2 ls-refs POST without first being asked for their
+// capabilities (git http-backend, GitHub, GitLab, Gitea do): a check is then one HTTP request instead of
+// two. A server that does not (v1 only, or a proxy in the way) is asked the long way for 10 minutes.
+const DIRECT_RETRY_MS = 10 * 60_000;
+const directRefused = new Map<string, number>();
+const DELIM = Buffer.from('0001', 'ascii');
+const OID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+async function directLsRefs(
+  remote: GitRemote,
+  t: Transport,
+  prefix: string,
+): Promise<{ ref: string; oid: string; peeled?: string }[] | undefined> {
+  let origin: string;
+  try {
+    const u = new URL(remote.uri);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+    origin = u.origin;
+  } catch {
+    return undefined;
+  }
+  const refusedAt = directRefused.get(origin);
+  if (refusedAt !== undefined && Date.now() - refusedAt < DIRECT_RETRY_MS) return undefined;
+  const body = Buffer.concat([
+    pktLine('command=ls-refs\n'),
+    pktLine('agent=git/isomorphic-git git-events-runner\n'),
+    DELIM,
+    pktLine('peel\n'),
+    pktLine(`ref-prefix ${prefix}\n`),
+    FLUSH,
+  ]);
+  // Auth failures, a missing repository and network errors throw GitErrors here, as the long way would.
+  const res = await t.http.request({
+    url: `${t.url.replace(/\/+$/, '')}/git-upload-pack`,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-git-upload-pack-request',
+      accept: 'application/x-git-upload-pack-result',
+      'git-protocol': 'version=2',
+    },
+    body: (async function* () {
+      yield body;
+    })(),
+  });
+  const refused = () => {
+    if (directRefused.size >= 10_000) directRefused.clear();
+    directRefused.set(origin, Date.now());
+    return undefined;
+  };
+  if (
+    res.statusCode !== 200 ||
+    !(res.headers?.['content-type'] ?? '').startsWith('application/x-git-upload-pack-result')
+  ) {
+    for await (const _ of res.body ?? []) {
+      // drained so the connection can be reused
+    }
+    return refused();
+  }
+  const reader = new PktReader(res.body ?? (async function* () {})());
+  const refs: { ref: string; oid: string; peeled?: string }[] = [];
+  try {
+    for (;;) {
+      const next = await reader.read();
+      if (next === undefined) return refused();
+      const packet = next.packet;
+      if (packet.kind === 'flush') return refs;
+      if (packet.kind !== 'data') return refused();
+      const [oid = '', name = '', ...attributes] = packet.payload.toString('utf8').replace(/\n$/, '').split(' ');
+      if (!OID.test(oid) || name === '') return refused();
+      const peeled = attributes.find((a) => a.startsWith('peeled:'))?.slice('peeled:'.length);
+      refs.push(peeled === undefined ? { ref: name, oid } : { ref: name, oid, peeled });
+    }
+  } catch (err: unknown) {
+    // A malformed answer: the long way decides (and reports).
+    if (t.failure() !== undefined) throw err;
+    return refused();
   }
 }
 
