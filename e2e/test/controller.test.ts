@@ -828,7 +828,13 @@ t.test('restart: no immediate re-run, no duplicate Job; SIGTERM exits 0 and rele
     (j) => j.length === 1,
     15_000,
   );
-  const before = await status(ns, 'trig');
+  // The status (lastRun) is written after the Job is created: wait for it, or the restart below would
+  // be compared with a status still being written.
+  const before = await eventually(
+    () => status(ns, 'trig'),
+    (x) => x.lastRun !== undefined && x.lastRun !== 'Never',
+    15_000,
+  );
   t.equal(await controller.stop('SIGTERM'), 0, 'exit code 0');
   const lease = JSON.parse(
     await kubectl(['-n', 'ger-system', 'get', 'lease', 'git-events-runner-leader-lock', '-o', 'json']),
