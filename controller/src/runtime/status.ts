@@ -84,8 +84,20 @@ export function mergeStatus(input: {
   }
   for (const r of input.results) {
     if (!input.names.includes(r.source)) continue;
-    if (r.ok) checked[r.source] = r.entry;
-    else {
+    if (r.ok) {
+      if ((r.jobs?.length ?? 0) > 0) checked[r.source] = r.entry;
+      else {
+        // No Job from this check: only what it learned (the commit, the files hash, no error) is written;
+        // lastJob and changed stay as the server has them, so a check that read the trigger before the
+        // queue recorded a Job's outcome cannot write the older phase back.
+        const { lastError: _dropped, ...kept } = checked[r.source] ?? {};
+        checked[r.source] = {
+          ...kept,
+          ...(r.entry.commitHash !== undefined ? { commitHash: r.entry.commitHash } : {}),
+          ...(r.entry.fileHash !== undefined ? { fileHash: r.entry.fileHash } : {}),
+        };
+      }
+    } else {
       const base = checked[r.source] ?? {};
       checked[r.source] = {
         ...base,
