@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { propertySeed } from '@git-events-runner/shared/testing';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CommanderError } from 'commander';
 import fc from 'fast-check';
@@ -13,10 +14,8 @@ import { buildProgram, CliError } from '../src/index.js';
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0xc10e);
+const { seed: SEED, runs } = propertySeed(0xc10e);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
 // The control plane started by the test runner (e2e/src/run-tests.ts); the controller's tests cannot use the
 // e2e harness, which depends on this package.

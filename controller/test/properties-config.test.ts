@@ -1,3 +1,4 @@
+import { propertySeed } from '@git-events-runner/shared/testing';
 import { Command, CommanderError } from 'commander';
 import fc from 'fast-check';
 import t from 'tap';
@@ -23,10 +24,8 @@ import { MAX_RUNTIME_CONFIG_LENGTH } from '../src/config/runtime.js';
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0xc0f16);
+const { seed: SEED, runs } = propertySeed(0xc0f16);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
 // One call must never take long. A slow call is retried once so that a GC pause or a busy machine does not
 // fail the run; an input that is slow by nature is slow both times.

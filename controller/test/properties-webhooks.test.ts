@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { validateSpec, type WebhookTriggerSpec, withDefaults } from '@git-events-runner/shared';
+import { propertySeed } from '@git-events-runner/shared/testing';
 import fc from 'fast-check';
 import t from 'tap';
 import { createLogger } from '../src/runtime/logger.js';
@@ -15,10 +16,8 @@ import { TaskStore } from '../src/webhooks/tasks.js';
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0x400c);
+const { seed: SEED, runs } = propertySeed(0x400c);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
 const SECRET = 'prop-webhook-secret';
 const NS = 'hooks';

@@ -1,4 +1,5 @@
 import { REPO_URI_PATTERN } from '@git-events-runner/shared';
+import { bounded, propertySeed } from '@git-events-runner/shared/testing';
 import fc from 'fast-check';
 import t from 'tap';
 import {
@@ -18,30 +19,10 @@ import { FLUSH, type Packet, PktReader, pktLine } from '../src/git/pkt-line.js';
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0x617);
+const { seed: SEED, runs } = propertySeed(0x617);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
-// One call must never take long. A slow call is retried once so that a GC pause or a busy machine does not
-// fail the run; an input that is slow by nature is slow both times.
-const BUDGET_MS = 100;
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-function bounded<T>(what: string, fn: () => T): Outcome<T> {
-  let elapsed = 0;
-  let outcome: Outcome<T> = { ok: false, error: undefined };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const start = performance.now();
-    try {
-      outcome = { ok: true, value: fn() };
-    } catch (error: unknown) {
-      outcome = { ok: false, error };
-    }
-    elapsed = performance.now() - start;
-    if (elapsed <= BUDGET_MS) return outcome;
-  }
-  throw new Error(`${what} took ${elapsed.toFixed(0)} ms (budget ${BUDGET_MS} ms)`);
-}
+// Each call has a time budget (bounded(), @git-events-runner/shared/testing).
 
 // ------------------------------------------------------------------------------------------ repository URIs
 

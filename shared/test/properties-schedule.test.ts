@@ -10,6 +10,7 @@ import {
   ScheduleError,
   type ScheduleErrorCode,
 } from '@git-events-runner/shared/schedule';
+import { bounded, type Outcome, propertySeed } from '@git-events-runner/shared/testing';
 import fc from 'fast-check';
 import t from 'tap';
 
@@ -19,30 +20,10 @@ import t from 'tap';
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0x5c4ed);
+const { seed: SEED, runs } = propertySeed(0x5c4ed);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
-// One parse must never take long. A slow call is retried once so that a GC pause or a busy machine does not
-// fail the run; an input that is slow by nature is slow both times.
-const BUDGET_MS = 100;
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-function bounded<T>(what: string, fn: () => T): Outcome<T> {
-  let elapsed = 0;
-  let outcome: Outcome<T> = { ok: false, error: undefined };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const start = performance.now();
-    try {
-      outcome = { ok: true, value: fn() };
-    } catch (error: unknown) {
-      outcome = { ok: false, error };
-    }
-    elapsed = performance.now() - start;
-    if (elapsed <= BUDGET_MS) return outcome;
-  }
-  throw new Error(`${what} took ${elapsed.toFixed(0)} ms (budget ${BUDGET_MS} ms)`);
-}
+// Each parse has a time budget (bounded(), @git-events-runner/shared/testing).
 
 function scheduleError(outcome: Outcome<unknown>, codes: readonly ScheduleErrorCode[]): ScheduleError {
   if (outcome.ok) throw new Error('expected a rejection');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+import { propertySeed } from '@git-events-runner/shared/testing';
 import type { TSchema } from '@sinclair/typebox';
 import fc from 'fast-check';
 import t from 'tap';
@@ -14,10 +15,8 @@ import { type FieldError, KINDS, type KindName, validateSpec } from '../src/inde
 
 // A fixed seed keeps CI deterministic; FC_SEED explores others. fast-check prints seed and path on failure.
 // Hangs are caught per call (budgets below); the overall limit only shortens a run on a very busy machine.
-const SEED = Number(process.env.FC_SEED ?? 0x5a11d);
+const { seed: SEED, runs } = propertySeed(0x5a11d);
 t.comment(`fast-check seed ${SEED} (set FC_SEED to replay another)`);
-const runs = (numRuns: number) =>
-  ({ seed: SEED, numRuns, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: false }) as const;
 
 // One call must never take long. A slow call is retried once so that a GC pause or a busy machine does not
 // fail the run; an input that is slow by nature is slow both times.
