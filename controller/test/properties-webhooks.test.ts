@@ -196,7 +196,7 @@ t.test('webhook server: signed hostile JSON bodies never get a 5xx', async (t) =
     },
     defaultAuthHeader: () => 'x-trigger-auth',
     tasks: new TaskStore(),
-    start: (task) => {
+    accept: async (task) => {
       started.push(task.id);
     },
   });

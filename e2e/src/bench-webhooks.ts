@@ -66,107 +66,115 @@ async function main(): Promise<void> {
     );
     // What ships (bundle + the chart's NODE_OPTIONS), unless GER_BENCH_DEV=1 asks for the tsc build.
     const shipped = process.env.GER_BENCH_DEV === '1' ? undefined : await shippedController(join(dir, 'bundle'));
-    const controller = await startControllerProcess({
-      kubeconfig: plane.kubeconfig,
-      namespace: 'ger-system',
-      args: ['--log-level', 'warn'],
-      ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
-    });
-    const pid = controller.child.pid ?? 0;
-    const base = `http://127.0.0.1:${controller.webhooksPort}`;
-    const headers = { 'x-trigger-auth': TOKEN };
-    // Warm up: the first check of 'quiet' records the commit, so later ones create no Job.
-    for (let i = 0; i < 50; i++) await fetch(`${base}/bench/quiet/src`, { method: 'POST', headers });
-    await sleep(1000);
-
-    // Jobs as a watch sees them, with local receive times.
-    const seen = new Map<string, number>();
-    const watch = await new Watch(kc).watch(
-      '/apis/batch/v1/namespaces/bench/jobs',
-      {},
-      (type: string, job: V1Job) => {
-        if (type === 'ADDED' && job.metadata?.name !== undefined && !seen.has(job.metadata.name))
-          seen.set(job.metadata.name, performance.now());
-      },
-      () => {},
-    );
-
-    const lines = [
-      '| load | req/s | 202 p50 | 202 p99 | request -> Job p50 | request -> Job p99 | answers | RSS |',
-      '|---|---:|---:|---:|---:|---:|---|---:|',
-    ];
-    const run = async (path: string, rate: number, seconds: number) => {
-      const result = await autocannon({
-        url: `${base}${path}`,
-        method: 'POST',
-        headers,
-        connections: Math.max(10, Math.ceil(rate / 50)),
-        overallRate: rate,
-        duration: seconds,
-      });
-      const codes = Object.entries(result.statusCodeStats ?? {})
-        .map(([c, s]) => `${c}: ${s.count ?? 0}`)
-        .join(', ');
-      lines.push(
-        `| ${path} at ${rate}/s | ${result.requests.average.toFixed(0)} | ${result.latency.p50} ms | ${result.latency.p99} ms | - | - | ${codes} | ${rssMiB(pid).toFixed(0)} MiB |`,
-      );
-    };
-    // Request to Job: an open-loop sender (one request every 1000/rate ms, whatever the answers do) records
-    // when each request left; the Job's arrival is when the watch above saw it created.
-    const requestToJob = async (path: string, rate: number, seconds: number) => {
-      const started = performance.now();
-      const sends: Promise<{ sentAt: number; answeredAt: number; status: number; id?: string }>[] = [];
-      for (let i = 0; i < rate * seconds; i++) {
-        const wait = started + (i * 1000) / rate - performance.now();
-        if (wait > 0) await sleep(wait);
-        const sentAt = performance.now();
-        sends.push(
-          fetch(`${base}${path}`, { method: 'POST', headers }).then(async (res) => {
-            const body = (await res.json()) as { task_id?: string };
-            return { sentAt, answeredAt: performance.now(), status: res.status, id: body.task_id };
-          }),
-        );
-      }
-      const answers = await Promise.all(sends);
-      const deadline = performance.now() + 60_000;
-      const delays: number[] = [];
-      let jobs = 0;
-      for (const a of answers) {
-        if (a.id === undefined) continue;
-        let task: { state?: string; jobs?: string[] } = {};
-        for (;;) {
-          task = (await (await fetch(`${base}/tasks/${a.id}`, { headers })).json()) as typeof task;
-          if (task.state === 'Succeeded' || task.state === 'Failed' || performance.now() > deadline) break;
-          await sleep(50);
-        }
-        const job = task.jobs?.[0];
-        if (job === undefined) continue;
-        jobs++;
-        for (;;) {
-          const at = seen.get(job);
-          if (at !== undefined) {
-            delays.push(at - a.sentAt);
-            break;
-          }
-          if (performance.now() > deadline) break;
-          await sleep(50);
-        }
-      }
-      const answered = answers.map((a) => a.answeredAt - a.sentAt);
-      const codes = new Map<number, number>();
-      for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
-      lines.push(
-        `| ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(delays, 0.5).toFixed(1)} ms | ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} Jobs seen of ${jobs} reported, ${answers.length} requests) | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
-      );
-    };
-    await run('/bench/quiet/src', 100, 10);
-    await run('/bench/quiet/src', 500, 10);
-    await requestToJob('/bench/jobs/src', 100, 5);
-    await run('/bench/quiet/src', 2500, 10);
-    watch.abort();
     const what = shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`;
+    // --webhooks-ack: 'recorded' (the default: 202 once the request is listed in the trigger's status) and
+    // 'immediate' (202 first), each with a controller of its own.
+    const measure = async (ack: 'recorded' | 'immediate'): Promise<string[]> => {
+      const controller = await startControllerProcess({
+        kubeconfig: plane.kubeconfig,
+        namespace: 'ger-system',
+        args: ['--log-level', 'warn', '--webhooks-ack', ack],
+        ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
+      });
+      const pid = controller.child.pid ?? 0;
+      const base = `http://127.0.0.1:${controller.webhooksPort}`;
+      const headers = { 'x-trigger-auth': TOKEN };
+      // Warm up: the first check of 'quiet' records the commit, so later ones create no Job.
+      // (Each mode has its own Jobs: runs are named after the request, and requests get new ids.)
+      for (let i = 0; i < 50; i++) await fetch(`${base}/bench/quiet/src`, { method: 'POST', headers });
+      await sleep(1000);
+
+      // Jobs as a watch sees them, with local receive times.
+      const seen = new Map<string, number>();
+      const watch = await new Watch(kc).watch(
+        '/apis/batch/v1/namespaces/bench/jobs',
+        {},
+        (type: string, job: V1Job) => {
+          if (type === 'ADDED' && job.metadata?.name !== undefined && !seen.has(job.metadata.name))
+            seen.set(job.metadata.name, performance.now());
+        },
+        () => {},
+      );
+
+      const lines: string[] = [];
+      const run = async (path: string, rate: number, seconds: number) => {
+        const result = await autocannon({
+          url: `${base}${path}`,
+          method: 'POST',
+          headers,
+          connections: Math.max(10, Math.ceil(rate / 50)),
+          overallRate: rate,
+          duration: seconds,
+        });
+        const codes = Object.entries(result.statusCodeStats ?? {})
+          .map(([c, s]) => `${c}: ${s.count ?? 0}`)
+          .join(', ');
+        lines.push(
+          `| ${ack} | ${path} at ${rate}/s | ${result.requests.average.toFixed(0)} | ${result.latency.p50} ms | ${result.latency.p99} ms | - | - | ${codes} | ${rssMiB(pid).toFixed(0)} MiB |`,
+        );
+      };
+      // Request to Job: an open-loop sender (one request every 1000/rate ms, whatever the answers do) records
+      // when each request left; the Job's arrival is when the watch above saw it created.
+      const requestToJob = async (path: string, rate: number, seconds: number) => {
+        const started = performance.now();
+        const sends: Promise<{ sentAt: number; answeredAt: number; status: number; id?: string }>[] = [];
+        for (let i = 0; i < rate * seconds; i++) {
+          const wait = started + (i * 1000) / rate - performance.now();
+          if (wait > 0) await sleep(wait);
+          const sentAt = performance.now();
+          sends.push(
+            fetch(`${base}${path}`, { method: 'POST', headers }).then(async (res) => {
+              const body = (await res.json()) as { task_id?: string };
+              return { sentAt, answeredAt: performance.now(), status: res.status, id: body.task_id };
+            }),
+          );
+        }
+        const answers = await Promise.all(sends);
+        const deadline = performance.now() + 60_000;
+        const delays: number[] = [];
+        let jobs = 0;
+        for (const a of answers) {
+          if (a.id === undefined) continue;
+          let task: { state?: string; jobs?: string[] } = {};
+          for (;;) {
+            task = (await (await fetch(`${base}/tasks/${a.id}`, { headers })).json()) as typeof task;
+            if (task.state === 'Succeeded' || task.state === 'Failed' || performance.now() > deadline) break;
+            await sleep(50);
+          }
+          const job = task.jobs?.[0];
+          if (job === undefined) continue;
+          jobs++;
+          for (;;) {
+            const at = seen.get(job);
+            if (at !== undefined) {
+              delays.push(at - a.sentAt);
+              break;
+            }
+            if (performance.now() > deadline) break;
+            await sleep(50);
+          }
+        }
+        const answered = answers.map((a) => a.answeredAt - a.sentAt);
+        const codes = new Map<number, number>();
+        for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
+        lines.push(
+          `| ${ack} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(delays, 0.5).toFixed(1)} ms | ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} Jobs seen of ${jobs} reported, ${answers.length} requests) | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
+        );
+      };
+      await run('/bench/quiet/src', 100, 10);
+      await run('/bench/quiet/src', 500, 10);
+      await requestToJob('/bench/jobs/src', 100, 5);
+      await run('/bench/quiet/src', 2500, 10);
+      watch.abort();
+      await controller.stop('SIGTERM');
+      return lines;
+    };
+    const lines = [
+      '| ack | load | req/s | 202 p50 | 202 p99 | request -> Job p50 | request -> Job p99 | answers | RSS |',
+      '|---|---|---:|---:|---:|---:|---:|---|---:|',
+    ];
+    for (const ack of ['recorded', 'immediate'] as const) lines.push(...(await measure(ack)));
     process.stdout.write(`webhooks with token auth, one controller (${what}), loopback\n${lines.join('\n')}\n`);
-    await controller.stop('SIGTERM');
   } finally {
     await git.stop();
     await plane.stop();

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type GitServers, startGitServers } from './git-servers.js';
 
 /** What a fault proxy does with connections. */
 export type FaultMode =
@@ -117,5 +118,30 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     },
     connections: () => accepted,
     stop: close,
+  };
+}
+
+/** A plain-HTTP git server behind a fault proxy, for tests that break git on purpose. */
+export interface ProxiedGit {
+  readonly servers: GitServers;
+  readonly proxy: FaultProxy;
+  /** URL of repository `name` through the proxy. */
+  viaProxy(name: string): string;
+}
+
+/** Starts git over HTTP behind a fault proxy; both stop at `t`'s teardown. */
+export async function startProxiedGit(t: { teardown(fn: () => Promise<void>): void }): Promise<ProxiedGit> {
+  const servers = await startGitServers({ ssh: false, daemon: false });
+  t.teardown(() => servers.stop());
+  const proxy = await startFaultProxy(Number(new URL(servers.urls.http('x')).port));
+  t.teardown(() => proxy.stop());
+  return {
+    servers,
+    proxy,
+    viaProxy: (name) => {
+      const u = new URL(servers.urls.http(name));
+      u.port = String(proxy.port);
+      return u.toString();
+    },
   };
 }

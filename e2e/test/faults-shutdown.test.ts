@@ -2,8 +2,7 @@ import { API_VERSION } from '@git-events-runner/shared';
 import { BatchV1Api, CoordinationV1Api, type V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startFaultProxy } from '../src/fault-proxy.js';
-import { startGitServers } from '../src/git-servers.js';
+import { startProxiedGit } from '../src/fault-proxy.js';
 import { type ControllerProcess, eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
 
 // SIGTERM to the leader while checks are under way (a slow git server) and Jobs are being created, and
@@ -19,15 +18,7 @@ const plane = await isolatedCluster(t);
 const { kc, core, kubectl } = plane;
 const batch = kc.makeApiClient(BatchV1Api);
 const leases = kc.makeApiClient(CoordinationV1Api);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-const proxy = await startFaultProxy(Number(new URL(servers.urls.http('x')).port));
-t.teardown(() => proxy.stop());
-const viaProxy = (name: string) => {
-  const u = new URL(servers.urls.http(name));
-  u.port = String(proxy.port);
-  return u.toString();
-};
+const { servers, proxy, viaProxy } = await startProxiedGit(t);
 
 const ns = 'shutdown';
 const TOKEN = 'shutdown-tok-71';

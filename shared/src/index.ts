@@ -22,6 +22,8 @@ export {
   type KindName,
   type LastError,
   type LastJob,
+  MAX_PENDING_WEBHOOKS,
+  type PendingWebhook,
   type PrinterColumn,
   REPO_URI_PATTERN,
   type ScheduleTriggerSpec,
@@ -29,6 +31,7 @@ export {
   type TriggerStatus,
   VERSION,
   type WebhookTriggerSpec,
+  type WebhookTriggerStatus,
 } from './schema/resources.js';
 export type { CelRule, Rule } from './schema/rules.js';
 export { type FieldError, validateSpec, withDefaults } from './validate.js';

@@ -111,12 +111,18 @@ const nonEmpty = parser((v) => {
   return v;
 });
 
+/** When a webhook request is answered 202 (--webhooks-ack). */
+export const WEBHOOKS_ACK_MODES = ['recorded', 'immediate'] as const;
+export type WebhooksAck = (typeof WEBHOOKS_ACK_MODES)[number];
+
 /** Values of the `run` flags as commander returns them (`cmd.opts<RunFlags>()` after addRunOptions). */
 export interface RunFlags {
   readonly webhooksPort: number;
   readonly utilityPort: number;
   readonly webhooksParallelism: number;
   readonly webhooksMaxPending: number;
+  readonly webhooksAck: WebhooksAck;
+  readonly webhooksReplayAfter: number;
   readonly scheduleParallelism: number;
   readonly secretsCacheTime: number;
   readonly sourceCloneFolder: string;
@@ -168,6 +174,22 @@ export function addRunOptions(cmd: Command): Command {
       )
         .default(1000)
         .argParser(backlog),
+    )
+    .addOption(
+      new Option(
+        '--webhooks-ack <mode>',
+        "when a webhook request is answered 202: 'recorded' once the trigger's status lists it as accepted (a replica that dies before its check leaves it for the leader to replay: nothing accepted is lost); 'immediate' at once, recording it in the background (faster answers; a replica killed within those milliseconds loses it)",
+      )
+        .choices(WEBHOOKS_ACK_MODES)
+        .default('recorded'),
+    )
+    .addOption(
+      new Option(
+        '--webhooks-replay-after <seconds>',
+        'seconds after which the leader checks again an accepted webhook request whose check has not ended (its replica stopped), with the same run key (5-3600)',
+      )
+        .default(60)
+        .argParser(seconds(5, 3600)),
     )
     .addOption(
       new Option('--schedule-parallelism <n>', 'scheduled checks run at once (1-255); more wait')
@@ -332,6 +354,10 @@ export interface RunOptions {
   readonly webhooksParallelism: number;
   /** Webhook checks that may wait; beyond it the webhook server sheds load with 503. */
   readonly webhooksMaxPending: number;
+  /** Whether a 202 waits for the request to be recorded in the trigger's status. */
+  readonly webhooksAck: WebhooksAck;
+  /** Age after which the leader replays an accepted request whose check has not ended. */
+  readonly webhooksReplayAfterSeconds: number;
   readonly scheduleParallelism: number;
   /** Idle seconds after which a watched Secret is dropped from the cache (was a plain TTL in the original). */
   readonly secretsCacheTimeSeconds: number;
@@ -429,6 +455,8 @@ export function toRunOptions(flags: RunFlags, environment: RunEnvironment): RunO
     utilityPort: flags.utilityPort,
     webhooksParallelism: flags.webhooksParallelism,
     webhooksMaxPending: flags.webhooksMaxPending,
+    webhooksAck: flags.webhooksAck,
+    webhooksReplayAfterSeconds: flags.webhooksReplayAfter,
     scheduleParallelism: flags.scheduleParallelism,
     secretsCacheTimeSeconds: flags.secretsCacheTime,
     sourceCloneFolder: flags.sourceCloneFolder,

@@ -17,6 +17,8 @@ export {
   SERVICE_ACCOUNT_NAMESPACE_FILE,
   type TlsOptions,
   toRunOptions,
+  WEBHOOKS_ACK_MODES,
+  type WebhooksAck,
 } from './flags.js';
 export {
   controllerVersion,

@@ -16,6 +16,7 @@ import { buildJob, LABELS } from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
+import { withoutPending } from '../webhooks/journal.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
@@ -66,6 +67,11 @@ export interface CheckRequest {
    * must await or handle the promise.
    */
   readonly statusInBackground?: (write: Promise<void>) => void;
+  /**
+   * Accepted webhook requests (task ids) this check serves: the status write that records the check also
+   * takes them off the trigger's `pendingWebhooks`, so they are not replayed.
+   */
+  readonly settles?: ReadonlySet<string>;
 }
 
 /** Jobs one check creates at once (a batch of webhook runs with onChangeOnly: false). */
@@ -426,10 +432,19 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
         reason,
         message,
       });
-      return mergeStatus({ fresh, names: trigger.spec.sources.names, results, now, generation, ready, lastRun: now });
+      const merged = mergeStatus({
+        fresh,
+        names: trigger.spec.sources.names,
+        results,
+        now,
+        generation,
+        ready,
+        lastRun: now,
+      });
+      return req.settles === undefined ? merged : (withoutPending(merged, req.settles) ?? merged);
     },
     trigger,
-  );
+  ).then(() => undefined);
   if (req.statusInBackground !== undefined) req.statusInBackground(written);
   else await written;
   return { found: true, results };
@@ -457,14 +472,15 @@ async function readTrigger(
  * Writes a trigger's status computed from its freshest state, with optimistic concurrency (the
  * resourceVersion read is the one written against; a conflict re-reads and recomputes). Nothing is
  * written when the status would not change. Writes of one trigger are serialised and batched
- * (StatusWrites), so concurrent checks of it don't fight over the resourceVersion.
+ * (StatusWrites), so concurrent checks of it don't fight over the resourceVersion. Resolves with the
+ * object as last written or read (undefined when the trigger is gone or the writes kept conflicting).
  */
 export function writeStatus(
   ctx: Pick<CheckContext, 'custom' | 'log' | 'statusWrites'>,
   req: { kind: keyof typeof PLURAL; namespace: string; name: string },
   compute: (fresh: TriggerStatus | undefined, generation: number) => TriggerStatus,
   cached?: TriggerObject,
-): Promise<void> {
+): Promise<TriggerObject | undefined> {
   return ctx.statusWrites.write(`${req.kind}/${req.namespace}/${req.name}`, compute, cached, (composed, first) =>
     writeStatusNow(ctx, req, composed, first),
   );

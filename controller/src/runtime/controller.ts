@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { MAX_PENDING_WEBHOOKS, type PendingWebhook, type WebhookTriggerStatus } from '@git-events-runner/shared';
 import {
   BatchV1Api,
   CoordinationV1Api,
@@ -15,9 +16,10 @@ import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeCon
 import { LABELS } from '../jobs/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
 import { buildWebhookApp } from '../webhooks/app.js';
+import { JournalError, pendingVerdict, withoutPending, withPending } from '../webhooks/journal.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
 import { Batches } from './batches.js';
-import { type CheckContext, runCheck } from './check.js';
+import { type CheckContext, runCheck, writeStatus } from './check.js';
 import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
@@ -27,7 +29,7 @@ import { buildUtilityApp } from './server.js';
 import { StatusWrites } from './status-writes.js';
 import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
-import { type ScheduleTriggerObject, World } from './world.js';
+import { type ScheduleTriggerObject, type TriggerObject, World } from './world.js';
 
 /** What the controller takes from its process environment, read once at start-up. */
 export interface ProcessInputs {
@@ -212,6 +214,7 @@ export async function startController(
           ...(first.source !== undefined ? { source: first.source } : {}),
           runKeys: batch.map((task) => task.runKey),
           coalesce: false,
+          settles: new Set(batch.map((task) => task.id)),
           statusInBackground: (write) => {
             statusWritesInFlight.add(write);
             write
@@ -248,6 +251,114 @@ export async function startController(
         for (const task of batch) task.finishedAt = now;
       });
   };
+  // Accepted requests are listed in the trigger's status (pendingWebhooks) until their check ends, so a
+  // replica that dies in between leaves them for the leader to replay (replayPending below).
+  const record = async (task: Task): Promise<void> => {
+    const entry: PendingWebhook = {
+      task: task.id,
+      runKey: task.runKey,
+      ...(task.source !== undefined ? { source: task.source } : {}),
+      acceptedAt: new Date(task.createdAt).toISOString(),
+      replica: identity.slice(0, 253),
+    };
+    let written: TriggerObject | undefined;
+    try {
+      // Submitted before any await: a record always goes out ahead of the write that settles its check.
+      written = await writeStatus(
+        ctx,
+        { kind: 'WebhookTrigger', namespace: task.namespace, name: task.trigger },
+        (fresh) => withPending(fresh, entry),
+        world.webhookTriggers.get(task.trigger, task.namespace),
+      );
+    } catch (err: unknown) {
+      throw new JournalError('NotRecorded', `status write failed: ${messageOf(err)}`, { cause: err });
+    }
+    const listed = (written?.status as WebhookTriggerStatus | undefined)?.pendingWebhooks;
+    if (listed?.some((p) => p.task === task.id) !== true) {
+      throw new JournalError(
+        listed !== undefined && listed.length >= MAX_PENDING_WEBHOOKS ? 'Full' : 'NotRecorded',
+        written === undefined
+          ? 'the trigger is gone or its status kept conflicting'
+          : `the trigger lists ${listed?.length ?? 0} pending requests already`,
+      );
+    }
+  };
+  const startCheck = (task: Task) =>
+    webhookChecks.submit(`${task.namespace}/${task.trigger}/${task.source ?? ''}`, task);
+  const accept = async (task: Task): Promise<void> => {
+    const recorded = record(task);
+    if (options.webhooksAck === 'immediate') {
+      startCheck(task);
+      recorded.catch((err: unknown) =>
+        log.warn(
+          { trigger: `${task.namespace}/${task.trigger}`, task: task.id, err: messageOf(err) },
+          'accepted webhook request not recorded: a replica stopping before its check would lose it',
+        ),
+      );
+      return;
+    }
+    try {
+      await recorded;
+    } catch (err: unknown) {
+      log.warn(
+        { trigger: `${task.namespace}/${task.trigger}`, err: messageOf(err) },
+        'webhook request refused (503): it could not be recorded',
+      );
+      throw err;
+    }
+    startCheck(task);
+  };
+  // On the leader: requests accepted by a replica that stopped before their check ended are checked again
+  // under their own task id and run key (the same Jobs: nothing runs twice).
+  const replayAfterMs = options.webhooksReplayAfterSeconds * 1000;
+  const replayPending = () => {
+    if (queue === undefined || shuttingDown) return;
+    const now = Date.now();
+    for (const trigger of world.webhookTriggers.list()) {
+      const pending = (trigger.status as WebhookTriggerStatus | undefined)?.pendingWebhooks ?? [];
+      if (pending.length === 0) continue;
+      const namespace = trigger.metadata.namespace ?? '';
+      const name = trigger.metadata.name;
+      const settle = new Set<string>();
+      for (const entry of pending) {
+        const local = tasks.get(entry.task);
+        const verdict = pendingVerdict(entry, {
+          now,
+          replayAfterMs,
+          local: local === undefined ? 'absent' : local.finishedAt === undefined ? 'running' : 'finished',
+        });
+        if (verdict === 'settle') settle.add(entry.task);
+        if (verdict !== 'replay') continue;
+        const acceptedAt = Date.parse(entry.acceptedAt);
+        const task = tasks.restore({
+          id: entry.task,
+          namespace,
+          trigger: name,
+          source: entry.source,
+          runKey: entry.runKey,
+          createdAt: Number.isFinite(acceptedAt) ? acceptedAt : now,
+        });
+        metrics.webhookReplays.inc({ namespace, trigger_name: name });
+        log.info(
+          { trigger: `${namespace}/${name}`, task: entry.task, replica: entry.replica },
+          'checking an accepted webhook request again: its replica stopped before its check ended',
+        );
+        startCheck(task);
+      }
+      if (settle.size > 0) {
+        writeStatus(
+          ctx,
+          { kind: 'WebhookTrigger', namespace, name },
+          (fresh) => withoutPending(fresh, settle) ?? {},
+          trigger,
+        ).catch((err: unknown) =>
+          log.warn({ trigger: `${namespace}/${name}`, err: messageOf(err) }, 'status write failed'),
+        );
+      }
+    }
+  };
+  const replayTimer = setInterval(replayPending, Math.min(5000, replayAfterMs / 2));
+  replayTimer.unref();
   const webhooks = buildWebhookApp({
     logger: log,
     findTrigger: (namespace, name) => world.webhookTriggers.get(name, namespace),
@@ -261,7 +372,7 @@ export async function startController(
     },
     tls: webhookTls,
     backlog: { pending: () => webhookChecks.waiting + webhookLimit.waiting, max: options.webhooksMaxPending },
-    start: (task) => webhookChecks.submit(`${task.namespace}/${task.trigger}/${task.source ?? ''}`, task),
+    accept,
   });
   await webhooks.listen({ port: options.webhooksPort, host: process_.listenHost ?? '0.0.0.0' });
   // A rotated certificate (files rewritten by cert-manager or a kubelet projection, or a changed Secret)
@@ -322,6 +433,7 @@ export async function startController(
       ]);
       await elector.stop();
       clearInterval(tlsReload);
+      clearInterval(replayTimer);
       await webhooksClosed;
       await app.close();
       await secrets.stop();

@@ -15,6 +15,7 @@ export class Metrics {
   readonly leader: Gauge;
   readonly webhookRequests: Counter<'namespace' | 'trigger_name' | 'status'>;
   readonly webhookDuration: Histogram<'namespace' | 'trigger_name' | 'status'>;
+  readonly webhookReplays: Counter<'namespace' | 'trigger_name'>;
   readonly scheduleLateness: Histogram;
   readonly watchesSynced: Gauge;
 
@@ -92,6 +93,12 @@ export class Metrics {
       help: 'Time to answer a webhook request (the check runs afterwards).',
       labelNames: ['namespace', 'trigger_name', 'status'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers: r,
+    });
+    this.webhookReplays = new Counter({
+      name: `${prefix}_webhook_replays_total`,
+      help: 'Accepted webhook requests the leader checked again because the replica that accepted them stopped before their check ended.',
+      labelNames: ['namespace', 'trigger_name'],
       registers: r,
     });
     this.leader = new Gauge({

@@ -10,9 +10,9 @@ export type StatusCompute<S> = (fresh: S | undefined, generation: number) => S;
  */
 export type WriteBatch<S, O> = (compute: StatusCompute<S>, first: O | undefined) => Promise<O | undefined>;
 
-interface Pending<S> {
+interface Pending<S, O> {
   readonly computes: StatusCompute<S>[];
-  readonly waiters: { resolve(): void; reject(err: unknown): void }[];
+  readonly waiters: { resolve(written: O | undefined): void; reject(err: unknown): void }[];
 }
 
 /**
@@ -24,13 +24,16 @@ interface Pending<S> {
  * been written, or with the error of the write that carried it.
  */
 export class StatusWrites<S, O> {
-  readonly #pending = new Map<string, Pending<S>>();
+  readonly #pending = new Map<string, Pending<S, O>>();
 
-  /** Writes `compute` for `key` through `write`, batched with the writes of the same key that wait. */
-  write(key: string, compute: StatusCompute<S>, first: O | undefined, write: WriteBatch<S, O>): Promise<void> {
+  /**
+   * Writes `compute` for `key` through `write`, batched with the writes of the same key that wait.
+   * Resolves with the object as the batch that carried it left it (undefined when `write` gave none).
+   */
+  write(key: string, compute: StatusCompute<S>, first: O | undefined, write: WriteBatch<S, O>): Promise<O | undefined> {
     const existing = this.#pending.get(key);
-    const entry = existing ?? { computes: [], waiters: [] };
-    const done = new Promise<void>((resolve, reject) => {
+    const entry: Pending<S, O> = existing ?? { computes: [], waiters: [] };
+    const done = new Promise<O | undefined>((resolve, reject) => {
       entry.computes.push(compute);
       entry.waiters.push({ resolve, reject });
     });
@@ -47,7 +50,7 @@ export class StatusWrites<S, O> {
     return this.#pending.size;
   }
 
-  async #drain(key: string, entry: Pending<S>, first: O | undefined, write: WriteBatch<S, O>): Promise<void> {
+  async #drain(key: string, entry: Pending<S, O>, first: O | undefined, write: WriteBatch<S, O>): Promise<void> {
     let start = first;
     try {
       while (entry.computes.length > 0) {
@@ -57,7 +60,7 @@ export class StatusWrites<S, O> {
           batch.reduce<S | undefined>((status, c) => c(status, generation), fresh) as S;
         try {
           start = await write(composed, start);
-          for (const w of waiters) w.resolve();
+          for (const w of waiters) w.resolve(start);
         } catch (err: unknown) {
           start = undefined;
           for (const w of waiters) w.reject(err);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -15,8 +16,12 @@ export interface WebhookAppOptions {
   /** Header carrying the token when the trigger names none (runtime config). */
   readonly defaultAuthHeader: () => string;
   readonly tasks: TaskStore;
-  /** Starts the check of a task in the background. */
-  readonly start: (task: Task) => void;
+  /**
+   * Accepts a task: records it and starts its check in the background. The request is answered 202 once
+   * it resolves; a rejection (the request could not be recorded) answers 503 with Retry-After and
+   * starts nothing.
+   */
+  readonly accept: (task: Task) => Promise<void>;
   /** Most bytes a request body may have. Default 1 MiB. */
   readonly bodyLimit?: number;
   /** Rate limits of the original's --hooks-rrl-global/-trigger/-source flags; absent ones are off. */
@@ -33,9 +38,19 @@ export interface WebhookAppOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
-type Outcome = { code: number; message: string; taskId?: string; retryAfter?: number };
+type Outcome = { code: number; message: string; taskId?: string; retryAfter?: number; unavailableFor?: number };
+
+// Delivery ids come from request headers: a long one is hashed, so run keys (kept in the trigger's
+// status) stay short.
+function deliveryRunKey(deliveryId: string | undefined): string | undefined {
+  if (deliveryId === undefined) return undefined;
+  return deliveryId.length <= 128
+    ? `delivery:${deliveryId}`
+    : `delivery-sha256:${createHash('sha256').update(deliveryId).digest('hex')}`;
+}
 
 function reply(res: FastifyReply, outcome: Outcome): FastifyReply {
+  if (outcome.unavailableFor !== undefined) res.header('retry-after', String(outcome.unavailableFor));
   if (outcome.retryAfter !== undefined) {
     // The original's 429: plain text and both headers.
     return res
@@ -200,12 +215,14 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     const seen = deliveryKey === undefined ? undefined : deliveries.get(deliveryKey);
     if (seen !== undefined && opts.tasks.get(seen) !== undefined)
       return { code: 202, message: 'job has been scheduled', taskId: seen };
-    const task = opts.tasks.create(
-      p.namespace,
-      p.trigger,
-      p.source,
-      hint.deliveryId === undefined ? undefined : `delivery:${hint.deliveryId}`,
-    );
+    const task = opts.tasks.create(p.namespace, p.trigger, p.source, deliveryRunKey(hint.deliveryId));
+    try {
+      await opts.accept(task);
+    } catch {
+      // Why is the controller's to log; the sender only learns that nothing was started.
+      opts.tasks.forget(task.id);
+      return { code: 503, message: 'the request could not be recorded; retry', unavailableFor: 1 };
+    }
     if (deliveryKey !== undefined) {
       deliveries.set(deliveryKey, task.id);
       while (deliveries.size > 10_000) {
@@ -214,7 +231,6 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
         deliveries.delete(oldest);
       }
     }
-    opts.start(task);
     return { code: 202, message: 'job has been scheduled', taskId: task.id };
   };
 

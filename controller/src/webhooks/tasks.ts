@@ -48,12 +48,41 @@ export class TaskStore {
       createdAt: this.#now(),
     };
     this.#tasks.set(task.id, task);
+    this.#bound();
+    return task;
+  }
+
+  #bound(): void {
     while (this.#tasks.size > this.#max) {
       const oldest = this.#tasks.keys().next().value;
       if (oldest === undefined) break;
       this.#tasks.delete(oldest);
     }
+  }
+
+  /**
+   * A task of a request another replica accepted (from the trigger's pendingWebhooks), under its own id
+   * and run key, so that `GET /tasks/{id}` on this replica tells how the replay went.
+   */
+  restore(entry: {
+    id: string;
+    namespace: string;
+    trigger: string;
+    source: string | undefined;
+    runKey: string;
+    createdAt: number;
+  }): Task {
+    this.#prune();
+    const task: Task = { ...entry, state: 'Pending', jobs: [], errors: [] };
+    this.#tasks.delete(task.id);
+    this.#tasks.set(task.id, task);
+    this.#bound();
     return task;
+  }
+
+  /** Drops a task that was never started (its request was refused after all). */
+  forget(id: string): void {
+    this.#tasks.delete(id);
   }
 
   get(id: string): Task | undefined {
@@ -68,7 +97,9 @@ export class TaskStore {
   #prune(): void {
     const cutoff = this.#now() - this.#ttlMs;
     for (const [id, task] of this.#tasks) {
-      if (task.createdAt >= cutoff) break; // insertion order is creation order
+      // Insertion order is creation order (a restored task is inserted last but may be older: it then
+      // stays until the tasks before it expire, still bounded by the count).
+      if (task.createdAt >= cutoff) break;
       this.#tasks.delete(id);
     }
   }

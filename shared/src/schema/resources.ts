@@ -439,6 +439,42 @@ const TriggerStatus = Type.Object(
   { description: 'Observed state of the trigger.' },
 );
 
+/** Most webhook requests a WebhookTrigger's status keeps as accepted and not yet checked. */
+export const MAX_PENDING_WEBHOOKS = 4096;
+
+const PendingWebhook = Type.Object(
+  {
+    task: Type.String({ minLength: 1, maxLength: 64, description: 'The task_id the request was answered with.' }),
+    runKey: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'Names the Job of the run (with onChangeOnly: false); a replay creates the same Job.',
+    }),
+    source: Type.Optional(
+      Type.String({ maxLength: 253, description: 'The source the request named; absent: every source.' }),
+    ),
+    acceptedAt: Type.String({ format: 'date-time', description: 'When the request was accepted (RFC 3339).' }),
+    replica: Type.String({ maxLength: 253, description: 'Identity of the controller replica that accepted it.' }),
+  },
+  { description: 'A webhook request answered 202 whose check has not finished yet.' },
+);
+
+const WebhookTriggerStatus = Type.Composite(
+  [
+    TriggerStatus,
+    Type.Object({
+      pendingWebhooks: Type.Optional(
+        Type.Array(PendingWebhook, {
+          maxItems: MAX_PENDING_WEBHOOKS,
+          description:
+            'Requests answered 202 and not yet checked: written before the answer, removed once the check ends. The leader checks again those that stay longer than --webhooks-replay-after (their replica stopped), with the same run keys, so nothing accepted is lost and nothing runs twice.',
+        }),
+      ),
+    }),
+  ],
+  { description: 'Observed state of the trigger.' },
+);
+
 const triggerControls = {
   suspend: Type.Optional(
     Type.Boolean({
@@ -732,7 +768,7 @@ export const KINDS = [
     shortNames: ['wtrig'],
     scope: 'Namespaced',
     spec: WebhookTriggerSpec,
-    status: TriggerStatus,
+    status: WebhookTriggerStatus,
     printerColumns: triggerColumns,
   },
   {
@@ -765,6 +801,8 @@ export type WebhookTriggerSpec = Static<typeof WebhookTriggerSpec>;
 export type ActionSpec = Static<typeof ActionSpec>;
 export type ClusterActionSpec = Static<typeof ClusterActionSpec>;
 export type TriggerStatus = Static<typeof TriggerStatus>;
+export type WebhookTriggerStatus = Static<typeof WebhookTriggerStatus>;
+export type PendingWebhook = Static<typeof PendingWebhook>;
 export type GitRef = Static<typeof GitRef>;
 export type TriggerCondition = Static<typeof Condition>;
 export type CheckedSource = Static<typeof CheckedSource>;
