@@ -2,8 +2,8 @@ import {
   type Accounting,
   exact,
   judgeTrend,
-  linearTrend,
   percentile,
+  pooledTrend,
   type Trend,
   type TrendVerdict,
 } from './soak-stats.js';
@@ -98,10 +98,11 @@ export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
 
 /**
  * Least-squares trends of RSS and heap in use, per role. The leader is SIGKILLed every few minutes, so no
- * process lives through a long run: a role's series is the concatenation of the samples of whichever
- * replica held it, after the run's warm-up and after each replica's first seconds in the role. A leak in
- * the workload's state (caches growing with Jobs, tasks, Events) shows as a slope over the run; the
- * per-process ramp-up repeats every term and averages out.
+ * process lives through a long run, and a replica that takes over the leader role runs at a level of its
+ * own. A role's samples are therefore split per replica (and per stint in the role), after the run's
+ * warm-up and each replica's first seconds in the role, and the slope is the one those pieces share, each
+ * with its own level (pooledTrend): a leak in the workload's state (caches growing with Jobs, tasks,
+ * Events) shows as growth inside every piece, while a fresh replica starting lower no longer does.
  */
 export function memoryTrends(
   samples: readonly Sample[],
@@ -117,10 +118,24 @@ export function memoryTrends(
       ['RSS', (s: Sample) => s.rssMiB],
       ['heap used', (s: Sample) => s.heapUsedMiB],
     ] as const) {
-      const points = kept.filter((s) => Number.isFinite(pick(s))).map((s) => ({ x: s.t / 3600, y: pick(s) }));
-      const trend = linearTrend(points);
+      // A stint: the samples of one process in this role (a replica changes role at most once: a follower
+      // becomes the leader when the leader dies).
+      const stints = new Map<string, { x: number; y: number }[]>();
+      for (const s of kept) {
+        if (!Number.isFinite(pick(s))) continue;
+        const key = `${s.replica}/${s.pid}`;
+        const points = stints.get(key) ?? [];
+        points.push({ x: s.t / 3600, y: pick(s) });
+        stints.set(key, points);
+      }
+      const trend = pooledTrend([...stints.values()]);
       const { verdict, why } = judgeTrend(trend, limit, TREND_MINIMUM);
-      out.push({ series: `${role} ${what}`, trend, verdict, why });
+      out.push({
+        series: `${role} ${what} (${stints.size} ${stints.size === 1 ? 'process' : 'processes'})`,
+        trend,
+        verdict,
+        why,
+      });
     }
   }
   return out;
@@ -208,7 +223,7 @@ export function renderReport(r: SoakResult): string {
 
   lines.push('## Memory and event loop', '');
   lines.push(
-    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role (a role's series joins the replicas that held it).`,
+    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role (the slope shared by the replicas that held the role, each at its own level).`,
     '',
   );
   lines.push(

@@ -46,6 +46,48 @@ export function linearTrend(points: readonly { readonly x: number; readonly y: n
   };
 }
 
+/**
+ * The least-squares slope shared by several series, each with an intercept of its own (a "within"
+ * estimator: every series is centred on its own means first). The soak's replicas are killed and
+ * replaced, and a replica taking over the leader role runs at a different level: joined into one series
+ * such level shifts read as growth or shrinkage, while this slope only sees change inside each series.
+ * `n` counts all points, `mean` is their mean, `spanMinutes` is the longest single series. Undefined when
+ * no series has two distinct x or too few points are left for the residual degrees of freedom.
+ */
+export function pooledTrend(
+  groups: readonly (readonly { readonly x: number; readonly y: number }[])[],
+): Trend | undefined {
+  let n = 0;
+  let k = 0;
+  let sxx = 0;
+  let sxy = 0;
+  let sum = 0;
+  let span = 0;
+  const centred: { dx: number; dy: number }[] = [];
+  for (const g of groups) {
+    if (g.length === 0) continue;
+    const mx = g.reduce((s, p) => s + p.x, 0) / g.length;
+    const my = g.reduce((s, p) => s + p.y, 0) / g.length;
+    n += g.length;
+    k++;
+    for (const p of g) {
+      sum += p.y;
+      sxx += (p.x - mx) ** 2;
+      sxy += (p.x - mx) * (p.y - my);
+      centred.push({ dx: p.x - mx, dy: p.y - my });
+    }
+    const xs = g.map((p) => p.x);
+    span = Math.max(span, (Math.max(...xs) - Math.min(...xs)) * 60);
+  }
+  const df = n - k - 1;
+  if (sxx === 0 || df < 1) return undefined;
+  const slope = sxy / sxx;
+  let sse = 0;
+  for (const c of centred) sse += (c.dy - slope * c.dx) ** 2;
+  const se = Math.sqrt(sse / df / sxx);
+  return { n, spanMinutes: span, mean: sum / n, slope, ci95: (T975[df - 1] ?? 1.96) * se };
+}
+
 /** `pass`: the slope is within the limit; `FAIL`: above it; `inconclusive`: too few points to say. */
 export type TrendVerdict = 'pass' | 'FAIL' | 'inconclusive';
 

@@ -647,14 +647,15 @@ class Soak {
   }
 
   /**
-   * Every expected Job exists and every task has ended. A task lost with its SIGKILLed replica has no one
-   * left to finish it (tasks live in the memory of the replica that answered), so it is not waited for.
+   * Every expected Job exists and every task has ended. A task lost with its SIGKILLed replica is waited
+   * for too: the request was recorded in its trigger's status before the 202, so the leader replays it
+   * (after --webhooks-replay-after) under the same run key.
    */
   converged(): boolean {
     const seen = new Set([...this.jobKeys('ScheduleTrigger'), ...this.jobKeys('WebhookTrigger')]);
     for (const t of this.tasks.values()) {
       if (t.state === 'Pending' || t.state === 'Running') return false;
-      if (t.state !== 'LostWithReplica' && !seen.has(`${t.trigger}#request:${t.id}`)) return false;
+      if (!seen.has(`${t.trigger}#request:${t.id}`)) return false;
     }
     for (const k of this.expectedScheduleKeys()) if (!seen.has(k)) return false;
     return true;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { account, eligibleRepos, exact, judgeTrend, linearTrend, percentile } from '../src/soak-stats.js';
+import { memoryTrends, type Sample } from '../src/soak-report.js';
+import { account, eligibleRepos, exact, judgeTrend, linearTrend, percentile, pooledTrend } from '../src/soak-stats.js';
 
 // The soak's verdicts are only as good as these figures.
 
@@ -17,6 +18,56 @@ t.test('linearTrend: slope in MiB/h with a confidence interval; judgeTrend needs
   t.equal(judgeTrend(g, 20, min).verdict, 'FAIL');
   t.equal(judgeTrend(linearTrend(flat.slice(0, 4)), 20, min).verdict, 'inconclusive', 'too few samples');
   t.equal(linearTrend(flat.slice(0, 2)), undefined, 'no trend from two points');
+});
+
+t.test('pooledTrend: level shifts between processes are not growth; growth inside each is', async (t) => {
+  // Three replicas, 10 minutes each, one after the other, flat at 200, 150 and 100 MiB: joined into one
+  // series that falls; each on its own is flat.
+  const level = [200, 150, 100];
+  const flat = level.map((y0, r) =>
+    Array.from({ length: 60 }, (_, i) => ({ x: (r * 600 + i * 10) / 3600, y: y0 + (i % 2 === 0 ? 1 : -1) })),
+  );
+  const joined = linearTrend(flat.flat());
+  t.ok(joined !== undefined && joined.slope < -100, `joined slope ${joined?.slope}`);
+  const pooled = pooledTrend(flat);
+  t.ok(pooled !== undefined && Math.abs(pooled.slope) < 1, `pooled slope ${pooled?.slope}`);
+  t.equal(pooled?.n, 180);
+  t.ok(pooled !== undefined && pooled.spanMinutes > 9 && pooled.spanMinutes < 10, 'span: the longest piece');
+  // The same pieces growing 60 MiB/h each, and rising levels (a fresh replica starting higher) too.
+  const growing = flat.map((g) => g.map((p) => ({ x: p.x, y: p.y + 60 * p.x })));
+  const g = pooledTrend(growing);
+  t.ok(g !== undefined && Math.abs(g.slope - 60) < 2, `growing pooled slope ${g?.slope}`);
+  t.ok(g !== undefined && g.ci95 > 0 && g.ci95 < 10, `ci ${g?.ci95}`);
+  t.equal(pooledTrend([[{ x: 0, y: 1 }], [{ x: 1, y: 2 }]]), undefined, 'no piece with two points');
+  t.equal(pooledTrend([]), undefined);
+});
+
+t.test('memoryTrends: one stint per replica in a role, after the warm-ups', async (t) => {
+  const samples: Sample[] = [];
+  // Two leaders in turn (the second starts 50 MiB lower), one follower throughout; all flat.
+  for (let i = 0; i < 120; i++) {
+    const at = i * 10;
+    const base = { t: at, heapTotalMiB: 80, externalMiB: 5, lagP99Ms: 10, lagMaxMs: 20, cpuSeconds: i };
+    const first = at < 600;
+    samples.push({
+      ...base,
+      replica: first ? 'a' : 'b',
+      pid: first ? 1 : 2,
+      leader: true,
+      roleAge: first ? at : at - 600,
+      rssMiB: (first ? 190 : 140) + (i % 3),
+      heapUsedMiB: first ? 60 : 45,
+    });
+    samples.push({ ...base, replica: 'c', pid: 3, leader: false, roleAge: at, rssMiB: 160, heapUsedMiB: 50 });
+  }
+  const trends = memoryTrends(samples, 60, 30, 20);
+  const leaderRss = trends.find((x) => x.series.startsWith('leader RSS'));
+  t.match(leaderRss?.series, /2 processes/);
+  t.equal(leaderRss?.verdict, 'pass', leaderRss?.why ?? '');
+  t.ok(leaderRss?.trend !== undefined && Math.abs(leaderRss.trend.slope) < 5, `slope ${leaderRss?.trend?.slope}`);
+  // Samples before the warm-up or in a replica's first seconds in the role are left out.
+  t.equal(leaderRss?.trend?.n, samples.filter((s) => s.leader && s.t >= 60 && s.roleAge >= 30).length);
+  t.equal(trends.find((x) => x.series.startsWith('follower heap'))?.verdict, 'pass');
 });
 
 t.test('percentile, commit spacing and the Job accounting', async (t) => {
