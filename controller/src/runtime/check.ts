@@ -41,6 +41,12 @@ export interface CheckContext {
   readonly onJobCreated?: (job: V1Job) => void;
   /** Serialises and batches the status writes of each trigger. */
   readonly statusWrites: StatusWrites<TriggerStatus, TriggerObject>;
+  /**
+   * Takes work a check need not wait for (the JobCreated Event: a batch of webhook runs is done once its
+   * Jobs exist, and the next batch need not wait for the Events); the receiver must let it finish before
+   * the process stops. Absent: the check awaits it.
+   */
+  readonly background?: (work: Promise<void>) => void;
 }
 
 /** What started a check. */
@@ -55,6 +61,13 @@ export interface CheckRequest {
    * slot, or the request ids of the webhooks batched into this check.
    */
   readonly runKeys: readonly string[];
+  /**
+   * The run keys that may get Jobs, once known: webhook requests are recorded in the trigger's status
+   * while their check asks git, and only those recorded (answered 202) may start anything. Awaited after
+   * the git exchange and before any Job or status write; none admitted means nothing is written at all.
+   * Absent: every run key may.
+   */
+  readonly admitted?: Promise<readonly string[]>;
   /**
    * Whether a recent ls-refs answer for the same repository and ref may be reused (scheduled checks);
    * a webhook says something changed just now and always asks the server.
@@ -234,6 +247,9 @@ async function checkSource(
   const unchanged: CheckedSource = { ...previous, commitHash: commit, ...(fileHash !== undefined ? { fileHash } : {}) };
   delete unchanged.lastError;
   if (!changed && onChangeOnly) return { source: name, ok: true, entry: unchanged };
+  const admitted = req.admitted === undefined ? req.runKeys : await req.admitted;
+  // Nothing recorded (every request of the batch was answered 503): nothing starts, nothing is learned.
+  if (admitted.length === 0) return { source: name, ok: true, entry: previous ?? {} };
 
   const action = lookupAction(ctx.world, trigger);
   if (action === undefined) {
@@ -274,8 +290,8 @@ async function checkSource(
   const runKeys = onChangeOnly
     ? [`${commit}${fileHash === undefined ? '' : `:${fileHash}`}`]
     : shared
-      ? req.runKeys.slice(-1)
-      : req.runKeys;
+      ? admitted.slice(-1)
+      : admitted;
   // A batch of webhook runs creates its Jobs side by side (bounded), so the last one is not late by
   // the round trips of all the others.
   const slots = new Semaphore(JOB_CREATE_PARALLELISM);
@@ -287,7 +303,7 @@ async function checkSource(
   const jobs: { runKey: string; name: string }[] = [];
   for (const [i, c] of created.entries()) {
     if (!c.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: c.message, previous };
-    if (shared) for (const k of req.runKeys) jobs.push({ runKey: k, name: c.name });
+    if (shared) for (const k of admitted) jobs.push({ runKey: k, name: c.name });
     else jobs.push({ runKey: runKeys[i] ?? '', name: c.name });
   }
   const now = timestamp(ctx.now());
@@ -343,7 +359,8 @@ async function createJob(
   try {
     const created = await ctx.batch.createNamespacedJob({ namespace: req.namespace, body: job });
     ctx.onJobCreated?.(created);
-    await publishEvent(
+    // publishEvent never rejects (a failure is logged).
+    const event = publishEvent(
       ctx,
       { kind: req.kind, namespace: req.namespace, name: req.name, uid },
       'Normal',
@@ -351,6 +368,8 @@ async function createJob(
       'CreateJob',
       `Job ${jobName} created for ${source.name} at ${commit.slice(0, 12)}`,
     );
+    if (ctx.background !== undefined) ctx.background(event);
+    else await event;
   } catch (err: unknown) {
     // A Job of this run exists already (another replica, a redelivery): the same work, done once.
     if (statusOf(err) !== 409) return { ok: false, message: `cannot create Job ${jobName}: ${messageOf(err)}` };
@@ -405,6 +424,8 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
   const names = req.source !== undefined ? [req.source] : [...new Set(trigger.spec.sources.names)];
   const results: SourceResult[] = [];
   for (const name of names) results.push(await checkSource(ctx, trigger, name, req));
+  // A batch none of whose requests was recorded is dropped whole: no Event, no status write.
+  if (req.admitted !== undefined && (await req.admitted).length === 0) return { found: true, results: [] };
   for (const r of results) {
     if (r.ok) continue;
     const before = r.previous?.lastError;

@@ -108,6 +108,8 @@ export async function startController(
     },
   );
   const secrets = new WatchedSecrets(kc, core, { idleMs: Math.max(60, options.secretsCacheTimeSeconds) * 1000 });
+  // Work checks hand off (Events after a Job); shutdown waits for it.
+  const backgroundWork = new Set<Promise<void>>();
   const ctx: CheckContext = {
     world,
     custom: kc.makeApiClient(CustomObjectsApi),
@@ -131,6 +133,10 @@ export async function startController(
     tracer: tracing.tracer,
     now: Date.now,
     statusWrites: new StatusWrites(),
+    background: (work) => {
+      backgroundWork.add(work);
+      work.finally(() => backgroundWork.delete(work)).catch(() => undefined);
+    },
     onJobCreated: (job) => {
       const labels = job.metadata?.labels ?? {};
       metrics.jobsCreated.inc({
@@ -200,9 +206,24 @@ export async function startController(
   const statusWritesInFlight = new Set<Promise<void>>();
   // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
   const webhookChecks = new Batches<Task>((_key, batch) => runWebhookCheck(batch));
+  // With --webhooks-ack recorded a request's check starts while its record is being written (the git
+  // exchange overlaps the write); its Job waits for the record, and a request whose record failed (it was
+  // answered 503) gets none.
+  const recording = new WeakMap<Task, Promise<void>>();
   const runWebhookCheck = (batch: Task[]): Promise<void> => {
     const first = batch[0];
     if (first === undefined) return Promise.resolve();
+    const gates = batch.map((task) => recording.get(task));
+    const admitted = gates.some((g) => g !== undefined)
+      ? Promise.all(
+          batch.map((task, i) =>
+            (gates[i] ?? Promise.resolve()).then(
+              () => task.runKey,
+              () => undefined,
+            ),
+          ),
+        ).then((keys) => keys.filter((k) => k !== undefined))
+      : undefined;
     return webhookLimit
       .run(async () => {
         for (const task of batch) task.state = 'Running';
@@ -213,6 +234,7 @@ export async function startController(
           name: first.trigger,
           ...(first.source !== undefined ? { source: first.source } : {}),
           runKeys: batch.map((task) => task.runKey),
+          ...(admitted !== undefined ? { admitted } : {}),
           coalesce: false,
           settles: new Set(batch.map((task) => task.id)),
           statusInBackground: (write) => {
@@ -297,6 +319,10 @@ export async function startController(
       );
       return;
     }
+    // record() has submitted its write already, so the check's own status write (which settles the
+    // request) is queued behind it.
+    recording.set(task, recorded);
+    startCheck(task);
     try {
       await recorded;
     } catch (err: unknown) {
@@ -306,7 +332,6 @@ export async function startController(
       );
       throw err;
     }
-    startCheck(task);
   };
   // On the leader: requests accepted by a replica that stopped before their check ended are checked again
   // under their own task id and run key (the same Jobs: nothing runs twice).
@@ -427,9 +452,17 @@ export async function startController(
       await Promise.all([
         s?.stop(deadlineMs),
         Promise.race([
-          webhooksClosed.then(() => webhookChecks.idle()).then(() => Promise.allSettled([...statusWritesInFlight])),
+          webhooksClosed
+            .then(() => webhookChecks.idle())
+            .then(() => Promise.allSettled([...statusWritesInFlight, ...backgroundWork])),
           new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
         ]),
+      ]);
+      // Events of the scheduled checks that just finished (bounded: an API server that is gone does not
+      // hold the shutdown).
+      await Promise.race([
+        Promise.allSettled([...backgroundWork]),
+        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
       ]);
       await elector.stop();
       clearInterval(tlsReload);
