@@ -1,65 +1,50 @@
-import { MAX_PENDING_WEBHOOKS, type PendingWebhook } from '@git-events-runner/shared';
+import type { WebhookJournalEntry } from '@git-events-runner/shared';
 import t from 'tap';
-import { pendingVerdict, withoutPending, withPending } from '../src/webhooks/journal.js';
+import { decodeEntry, encodeEntry, journalName, journalPatch, pendingVerdict } from '../src/webhooks/journal.js';
 import { TaskStore } from '../src/webhooks/tasks.js';
 
-const entry = (task: string, acceptedAt = '2026-11-25T10:00:00.000Z'): PendingWebhook => ({
+const entry = (task: string, acceptedAt = '2026-11-25T10:00:00.000Z'): WebhookJournalEntry => ({
   task,
-  runKey: `request:${task}`,
+  namespace: 'ns',
+  trigger: 'hook',
   source: 'repo',
+  runKey: `request:${task}`,
   acceptedAt,
   replica: 'pod-a',
 });
 
-t.test('withPending lists a request once and keeps the rest of the status', async (t) => {
-  const status = { lastRun: '2026-11-25T09:00:00Z', checkedSources: { repo: { commitHash: 'abc' } } };
-  const one = withPending(status, entry('t1'));
-  t.same(
-    one.pendingWebhooks?.map((p) => p.task),
-    ['t1'],
-  );
-  t.equal(one.lastRun, status.lastRun, 'other fields kept');
-  t.same(one.checkedSources, status.checkedSources);
-  const again = withPending(one, entry('t1'));
-  t.same(
-    again.pendingWebhooks?.map((p) => p.task),
-    ['t1'],
-    'a task already listed is not added twice',
-  );
-  t.same(
-    withPending(again, entry('t2')).pendingWebhooks?.map((p) => p.task),
-    ['t1', 't2'],
-    'in acceptance order',
-  );
-  t.same(
-    withPending(undefined, entry('t3')).pendingWebhooks?.map((p) => p.task),
-    ['t3'],
-    'from no status at all',
-  );
+t.test('journalName: next to the runtime ConfigMap, a valid name whatever its length', async (t) => {
+  t.equal(journalName('git-events-runner-config'), 'git-events-runner-config-journal');
+  t.equal(journalName('c'.repeat(253)).length, 253);
 });
 
-t.test('withPending leaves a full list as it is (the caller refuses the request)', async (t) => {
-  const full = { pendingWebhooks: Array.from({ length: MAX_PENDING_WEBHOOKS }, (_, i) => entry(`t${i}`)) };
-  const next = withPending(full, entry('one-more'));
-  t.equal(next.pendingWebhooks?.length, MAX_PENDING_WEBHOOKS);
-  t.notOk(
-    next.pendingWebhooks?.some((p) => p.task === 'one-more'),
-    'not listed, so it is not acknowledged either',
-  );
+t.test('entries survive the round trip; anything else is refused', async (t) => {
+  const e = entry('0b5c2d9e-1f3a-4b7c-9d2e-5f6a7b8c9d0e');
+  t.same(decodeEntry(e.task, encodeEntry(e)), e);
+  const { source: _s, ...noSource } = e;
+  t.same(decodeEntry(e.task, encodeEntry(noSource)), noSource, 'source is optional (all sources)');
+  t.equal(decodeEntry('other', encodeEntry(e)), undefined, 'the key must be the task id');
+  for (const bad of [
+    '',
+    '{',
+    'null',
+    '[]',
+    '"x"',
+    JSON.stringify({ ...e, runKey: '' }),
+    JSON.stringify({ ...e, acceptedAt: 'yesterday' }),
+    JSON.stringify({ ...e, extra: 1 }),
+    JSON.stringify({ ...e, task: 'a/b' }),
+    JSON.stringify({ ...e, namespace: undefined }),
+  ]) {
+    t.equal(decodeEntry(e.task, bad), undefined, bad.slice(0, 60));
+  }
 });
 
-t.test('withoutPending removes the settled tasks and drops an empty list', async (t) => {
-  const status = withPending(withPending({ lastRun: 'x' }, entry('t1')), entry('t2'));
-  const left = withoutPending(status, new Set(['t1']));
-  t.same(
-    left?.pendingWebhooks?.map((p) => p.task),
-    ['t2'],
-  );
-  const none = withoutPending(left, new Set(['t2', 'unknown']));
-  t.same(none, { lastRun: 'x' }, 'no empty pendingWebhooks field left behind');
-  t.equal(withoutPending(status, new Set()), status, 'nothing to settle: the same object');
-  t.equal(withoutPending(status, new Set(['other'])), status, 'nothing listed matches: the same object');
-  t.equal(withoutPending(undefined, new Set(['t1'])), undefined);
+t.test('journalPatch: adds as values, removals as nulls, in one merge patch', async (t) => {
+  t.same(journalPatch([entry('t1'), entry('t2')], ['t0']), {
+    data: { t0: null, t1: encodeEntry(entry('t1')), t2: encodeEntry(entry('t2')) },
+  });
+  t.same(journalPatch([], []), { data: {} });
 });
 
 t.test('pendingVerdict: wait while young or running here, settle when done here, replay otherwise', async (t) => {

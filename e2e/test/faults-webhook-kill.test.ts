@@ -1,4 +1,4 @@
-import { API_VERSION, JOB_ANNOTATIONS, type PendingWebhook } from '@git-events-runner/shared';
+import { API_VERSION, JOB_ANNOTATIONS, type WebhookJournalEntry } from '@git-events-runner/shared';
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
 import { stringify } from 'yaml';
@@ -75,11 +75,14 @@ const jobsOf = async (trigger: string) =>
   (await batch.listNamespacedJob({ namespace: ns })).items.filter(
     (j: V1Job) => j.metadata?.annotations?.['git-events-runner.rs/trigger'] === trigger,
   );
-const pendingOf = async (trigger: string): Promise<PendingWebhook[]> => {
-  const tr = JSON.parse(await kubectl(['-n', ns, 'get', 'webhooktriggers', trigger, '-o', 'json'])) as {
-    status?: { pendingWebhooks?: PendingWebhook[] };
-  };
-  return tr.status?.pendingWebhooks ?? [];
+// The webhook journal: one ConfigMap in the controller's namespace, one key per task.
+const pendingOf = async (trigger: string): Promise<WebhookJournalEntry[]> => {
+  const cm = await core
+    .readNamespacedConfigMap({ namespace: 'ger-system', name: 'git-events-runner-config-journal' })
+    .catch(() => undefined);
+  return Object.values(cm?.data ?? {})
+    .map((v) => JSON.parse(v) as WebhookJournalEntry)
+    .filter((e) => e.trigger === trigger && e.namespace === ns);
 };
 const post = async (replica: ControllerProcess, trigger: string) => {
   const res = await fetch(`http://127.0.0.1:${replica.webhooksPort}/${ns}/${trigger}/repo`, {
@@ -117,15 +120,17 @@ async function acceptThenKill(t: Test, victim: ControllerProcess): Promise<{ eve
   }
   const changes = await post(victim, 'changes');
   t.equal(changes.status, 202, 'accepted');
-  // Answered 202 means recorded: the status lists every request before its check has run.
+  // Answered 202 means recorded: the journal lists every request before its check has run.
   const listed = new Set((await pendingOf('every')).map((p) => p.task));
   t.same(
     every.filter((id) => !listed.has(id)),
     [],
-    'each request answered 202 is listed in the status already',
+    'each request answered 202 is listed in the journal already',
   );
   t.ok((await pendingOf('changes')).some((p) => p.task === changes.task));
   t.equal((await jobsOf('every')).length, allEvery.length, 'no new Job yet: the checks are stalled');
+  const replicasListed = new Set((await pendingOf('every')).map((p) => p.replica));
+  t.equal(replicasListed.size, 1, 'the entries name the replica that accepted them');
   await victim.stop('SIGKILL');
   await proxy.setMode('pass');
   return { every, changes: changes.task };

@@ -22,16 +22,14 @@ export {
   type KindName,
   type LastError,
   type LastJob,
-  MAX_PENDING_WEBHOOKS,
-  type PendingWebhook,
   type PrinterColumn,
   REPO_URI_PATTERN,
   type ScheduleTriggerSpec,
   type TriggerCondition,
   type TriggerStatus,
   VERSION,
+  WebhookJournalEntry,
   type WebhookTriggerSpec,
-  type WebhookTriggerStatus,
 } from './schema/resources.js';
 export type { CelRule, Rule } from './schema/rules.js';
-export { type FieldError, validateSpec, withDefaults } from './validate.js';
+export { type FieldError, validateSpec, webhookJournalEntryValid, withDefaults } from './validate.js';

@@ -1,6 +1,6 @@
-import { FormatRegistry, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { KINDS, type KindName } from './schema/resources.js';
+import { KINDS, type KindName, WebhookJournalEntry } from './schema/resources.js';
 import { ruleFor } from './schema/rules.js';
 
 /** One reason an object is invalid, with the path of the offending field (e.g. `spec.schedule`). */
@@ -104,4 +104,10 @@ export function validateSpec(kind: KindName, spec: unknown): FieldError[] {
   }));
   if (errors.length === 0) checkRules(schema, value, 'spec', errors);
   return errors;
+}
+
+/** Whether a value decoded from a webhook journal is an entry (the schema in resources.ts). */
+export function webhookJournalEntryValid(value: unknown): value is Static<typeof WebhookJournalEntry> {
+  ensureFormats();
+  return Value.Check(WebhookJournalEntry, value);
 }

@@ -16,7 +16,6 @@ import { buildJob, LABELS } from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
-import { withoutPending } from '../webhooks/journal.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
@@ -80,11 +79,6 @@ export interface CheckRequest {
    * must await or handle the promise.
    */
   readonly statusInBackground?: (write: Promise<void>) => void;
-  /**
-   * Accepted webhook requests (task ids) this check serves: the status write that records the check also
-   * takes them off the trigger's `pendingWebhooks`, so they are not replayed.
-   */
-  readonly settles?: ReadonlySet<string>;
 }
 
 /** Jobs one check creates at once (a batch of webhook runs with onChangeOnly: false). */
@@ -462,7 +456,7 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
         ready,
         lastRun: now,
       });
-      return req.settles === undefined ? merged : (withoutPending(merged, req.settles) ?? merged);
+      return merged;
     },
     trigger,
   ).then(() => undefined);

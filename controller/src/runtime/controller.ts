@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { MAX_PENDING_WEBHOOKS, type PendingWebhook, type WebhookTriggerStatus } from '@git-events-runner/shared';
 import {
   BatchV1Api,
   CoordinationV1Api,
@@ -16,10 +15,11 @@ import { controllerVersion, parseRuntimeConfig, type RunOptions, type RuntimeCon
 import { LABELS } from '../jobs/index.js';
 import { WatchedSecrets } from '../sources/secrets.js';
 import { buildWebhookApp } from '../webhooks/app.js';
-import { JournalError, pendingVerdict, withoutPending, withPending } from '../webhooks/journal.js';
+import { journalName, pendingVerdict } from '../webhooks/journal.js';
+import { WebhookJournal } from '../webhooks/journal-store.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
 import { Batches } from './batches.js';
-import { type CheckContext, runCheck, writeStatus } from './check.js';
+import { type CheckContext, runCheck } from './check.js';
 import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
@@ -29,7 +29,7 @@ import { buildUtilityApp } from './server.js';
 import { StatusWrites } from './status-writes.js';
 import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
-import { type ScheduleTriggerObject, type TriggerObject, World } from './world.js';
+import { type ScheduleTriggerObject, World } from './world.js';
 
 /** What the controller takes from its process environment, read once at start-up. */
 export interface ProcessInputs {
@@ -210,6 +210,12 @@ export async function startController(
   // exchange overlaps the write); its Job waits for the record, and a request whose record failed (it was
   // answered 503) gets none.
   const recording = new WeakMap<Task, Promise<void>>();
+  const journal = new WebhookJournal({
+    core,
+    namespace: options.namespace,
+    name: journalName(options.configMapName),
+    log,
+  });
   const runWebhookCheck = (batch: Task[]): Promise<void> => {
     const first = batch[0];
     if (first === undefined) return Promise.resolve();
@@ -236,7 +242,6 @@ export async function startController(
           runKeys: batch.map((task) => task.runKey),
           ...(admitted !== undefined ? { admitted } : {}),
           coalesce: false,
-          settles: new Set(batch.map((task) => task.id)),
           statusInBackground: (write) => {
             statusWritesInFlight.add(write);
             write
@@ -271,40 +276,22 @@ export async function startController(
       .finally(() => {
         const now = Date.now();
         for (const task of batch) task.finishedAt = now;
+        // Ended, well or not (a failure is in its task): off the journal.
+        journal.settle(batch.map((task) => task.id));
       });
   };
-  // Accepted requests are listed in the trigger's status (pendingWebhooks) until their check ends, so a
-  // replica that dies in between leaves them for the leader to replay (replayPending below).
-  const record = async (task: Task): Promise<void> => {
-    const entry: PendingWebhook = {
+  // Accepted requests are listed in this replica's webhook journal until their check ends, so a replica
+  // that dies in between leaves them for the leader to replay (replayPending below).
+  const record = (task: Task): Promise<void> =>
+    journal.record({
       task: task.id,
-      runKey: task.runKey,
+      namespace: task.namespace,
+      trigger: task.trigger,
       ...(task.source !== undefined ? { source: task.source } : {}),
+      runKey: task.runKey,
       acceptedAt: new Date(task.createdAt).toISOString(),
       replica: identity.slice(0, 253),
-    };
-    let written: TriggerObject | undefined;
-    try {
-      // Submitted before any await: a record always goes out ahead of the write that settles its check.
-      written = await writeStatus(
-        ctx,
-        { kind: 'WebhookTrigger', namespace: task.namespace, name: task.trigger },
-        (fresh) => withPending(fresh, entry),
-        world.webhookTriggers.get(task.trigger, task.namespace),
-      );
-    } catch (err: unknown) {
-      throw new JournalError('NotRecorded', `status write failed: ${messageOf(err)}`, { cause: err });
-    }
-    const listed = (written?.status as WebhookTriggerStatus | undefined)?.pendingWebhooks;
-    if (listed?.some((p) => p.task === task.id) !== true) {
-      throw new JournalError(
-        listed !== undefined && listed.length >= MAX_PENDING_WEBHOOKS ? 'Full' : 'NotRecorded',
-        written === undefined
-          ? 'the trigger is gone or its status kept conflicting'
-          : `the trigger lists ${listed?.length ?? 0} pending requests already`,
-      );
-    }
-  };
+    });
   const startCheck = (task: Task) =>
     webhookChecks.submit(`${task.namespace}/${task.trigger}/${task.source ?? ''}`, task);
   const accept = async (task: Task): Promise<void> => {
@@ -319,8 +306,7 @@ export async function startController(
       );
       return;
     }
-    // record() has submitted its write already, so the check's own status write (which settles the
-    // request) is queued behind it.
+    // The check asks git while the record is written; its Jobs wait for the record (runWebhookCheck).
     recording.set(task, recorded);
     startCheck(task);
     try {
@@ -336,53 +322,62 @@ export async function startController(
   // On the leader: requests accepted by a replica that stopped before their check ended are checked again
   // under their own task id and run key (the same Jobs: nothing runs twice).
   const replayAfterMs = options.webhooksReplayAfterSeconds * 1000;
-  const replayPending = () => {
-    if (queue === undefined || shuttingDown) return;
-    const now = Date.now();
-    for (const trigger of world.webhookTriggers.list()) {
-      const pending = (trigger.status as WebhookTriggerStatus | undefined)?.pendingWebhooks ?? [];
-      if (pending.length === 0) continue;
-      const namespace = trigger.metadata.namespace ?? '';
-      const name = trigger.metadata.name;
-      const settle = new Set<string>();
-      for (const entry of pending) {
+  let replaying = false;
+  const replayPending = async (): Promise<void> => {
+    if (queue === undefined || shuttingDown || replaying) return;
+    replaying = true;
+    try {
+      const now = Date.now();
+      const { entries, invalid } = await journal.read();
+      const settle: string[] = [...invalid];
+      if (invalid.length > 0)
+        log.warn({ keys: invalid.length }, 'webhook journal values that are not entries: removed');
+      for (const entry of entries) {
         const local = tasks.get(entry.task);
         const verdict = pendingVerdict(entry, {
           now,
           replayAfterMs,
           local: local === undefined ? 'absent' : local.finishedAt === undefined ? 'running' : 'finished',
         });
-        if (verdict === 'settle') settle.add(entry.task);
+        if (verdict === 'settle') settle.push(entry.task);
         if (verdict !== 'replay') continue;
         const acceptedAt = Date.parse(entry.acceptedAt);
         const task = tasks.restore({
           id: entry.task,
-          namespace,
-          trigger: name,
+          namespace: entry.namespace,
+          trigger: entry.trigger,
           source: entry.source,
           runKey: entry.runKey,
           createdAt: Number.isFinite(acceptedAt) ? acceptedAt : now,
         });
-        metrics.webhookReplays.inc({ namespace, trigger_name: name });
+        // Its check's end takes it off the journal (runWebhookCheck), like one accepted here.
+        journal.adopt([task.id]);
+        const known = world.webhookTriggers.get(entry.trigger, entry.namespace) !== undefined;
+        metrics.webhookReplays.inc({
+          namespace: known ? entry.namespace : '',
+          trigger_name: known ? entry.trigger : '',
+        });
         log.info(
-          { trigger: `${namespace}/${name}`, task: entry.task, replica: entry.replica },
+          { trigger: `${entry.namespace}/${entry.trigger}`, task: entry.task, replica: entry.replica },
           'checking an accepted webhook request again: its replica stopped before its check ended',
         );
         startCheck(task);
       }
-      if (settle.size > 0) {
-        writeStatus(
-          ctx,
-          { kind: 'WebhookTrigger', namespace, name },
-          (fresh) => withoutPending(fresh, settle) ?? {},
-          trigger,
-        ).catch((err: unknown) =>
-          log.warn({ trigger: `${namespace}/${name}`, err: messageOf(err) }, 'status write failed'),
-        );
-      }
+      journal.adopt(settle);
+      journal.settle(settle);
+    } catch (err: unknown) {
+      log.warn({ err: messageOf(err) }, 'could not read the webhook journal; trying again');
+    } finally {
+      replaying = false;
     }
   };
-  const replayTimer = setInterval(replayPending, Math.min(5000, replayAfterMs / 2));
+  // replayPending never rejects.
+  const replayTimer = setInterval(
+    () => {
+      replayPending().catch(() => undefined);
+    },
+    Math.min(5000, replayAfterMs / 2),
+  );
   replayTimer.unref();
   const webhooks = buildWebhookApp({
     logger: log,
@@ -464,9 +459,10 @@ export async function startController(
         Promise.allSettled([...backgroundWork]),
         new Promise((resolve) => setTimeout(resolve, 2000).unref()),
       ]);
+      clearInterval(replayTimer);
+      await journal.stop(2000);
       await elector.stop();
       clearInterval(tlsReload);
-      clearInterval(replayTimer);
       await webhooksClosed;
       await app.close();
       await secrets.stop();

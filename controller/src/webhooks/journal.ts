@@ -1,45 +1,78 @@
-import { MAX_PENDING_WEBHOOKS, type PendingWebhook, type WebhookTriggerStatus } from '@git-events-runner/shared';
+import { type WebhookJournalEntry, webhookJournalEntryValid } from '@git-events-runner/shared';
 
 /**
- * The trigger status with `entry` listed as pending (once: a task already listed is not added again).
- * A status that lists MAX_PENDING_WEBHOOKS requests already is returned as it is: the caller sees its
- * entry missing from what was written and refuses the request (a throw here would fail every request
- * batched into the same write).
+ * The webhook journal: the replicas list the webhook requests they answered 202 and whose check has not
+ * ended in one ConfigMap (one key per task, so merge patches of several replicas never touch the same
+ * key), written before the answer and cleared after the check. A replica that dies in between leaves its
+ * entries for the leader to replay. These are the pure parts: the name, encoding, patches and the
+ * leader's verdicts; journal-store.ts does the I/O.
  */
-export function withPending(status: WebhookTriggerStatus | undefined, entry: PendingWebhook): WebhookTriggerStatus {
-  const pending = status?.pendingWebhooks ?? [];
-  if (pending.some((p) => p.task === entry.task) || pending.length >= MAX_PENDING_WEBHOOKS) return { ...status };
-  return { ...status, pendingWebhooks: [...pending, entry] };
+
+/** Label of the journal ConfigMap (`kubectl get configmaps -l git-events-runner.rs/webhook-journal`). */
+export const JOURNAL_LABEL = 'git-events-runner.rs/webhook-journal';
+
+/**
+ * Most entries one replica keeps in the journal. Entries are about 300 bytes, so three replicas with full
+ * shares stay below a ConfigMap's 1 MiB; a replica at its share answers 503 instead of a 202 it could not
+ * keep (--webhooks-max-pending sheds load long before that).
+ */
+export const MAX_JOURNAL_ENTRIES = 1024;
+
+/** The journal ConfigMap's name: next to the runtime ConfigMap's (the chart grants it by name). */
+export function journalName(configMapName: string): string {
+  return `${configMapName.slice(0, 253 - '-journal'.length)}-journal`;
 }
 
-/** The trigger status without the pending requests of `tasks` (the field is dropped when none remain). */
-export function withoutPending(
-  status: WebhookTriggerStatus | undefined,
-  tasks: ReadonlySet<string>,
-): WebhookTriggerStatus | undefined {
-  if (status?.pendingWebhooks === undefined || tasks.size === 0) return status;
-  const left = status.pendingWebhooks.filter((p) => !tasks.has(p.task));
-  if (left.length === status.pendingWebhooks.length) return status;
-  const { pendingWebhooks: _dropped, ...rest } = status;
-  return left.length === 0 ? rest : { ...rest, pendingWebhooks: left };
+/** The ConfigMap value of an entry (the key is its task id). */
+export function encodeEntry(entry: WebhookJournalEntry): string {
+  return JSON.stringify(entry);
 }
 
-/** What the leader does with one pending request it finds in a trigger's status. */
+/**
+ * The entry a journal value holds, or undefined when it is not one (a hand edit, an older format): such
+ * values are reported by the caller and removed, never replayed blindly.
+ */
+export function decodeEntry(key: string, value: string): WebhookJournalEntry | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!webhookJournalEntryValid(parsed)) return undefined;
+  return parsed.task === key ? parsed : undefined;
+}
+
+/**
+ * A JSON merge patch of a journal's data: `adds` written, `removes` deleted (null), in one request that
+ * cannot conflict with another (no resourceVersion: every key has one writer at a time).
+ */
+export function journalPatch(
+  adds: readonly WebhookJournalEntry[],
+  removes: Iterable<string>,
+): { data: Record<string, string | null> } {
+  const data: Record<string, string | null> = {};
+  for (const id of removes) data[id] = null;
+  for (const e of adds) data[e.task] = encodeEntry(e);
+  return { data };
+}
+
+/** What the leader does with one entry it finds in a journal. */
 export type PendingVerdict =
   /** Not due yet, or its check runs in this process. */
   | 'wait'
-  /** Its check finished in this process but the removal was not written: write it, run nothing. */
+  /** Its check finished in this process but the removal was not written: remove it, run nothing. */
   | 'settle'
   /** Its replica is gone (or forgot it): check again with the same run key. */
   | 'replay';
 
 /**
- * Decides about a pending request. A request is only looked at once it is older than `replayAfterMs`:
- * its replica normally removes it within a check's time. Replaying a request whose replica is alive after
+ * Decides about a journal entry. An entry is only looked at once it is older than `replayAfterMs`: its
+ * replica normally removes it within a check's time. Replaying a request whose replica is alive after
  * all costs one more ls-refs and finds its Job already there (Job names follow the run key).
  */
 export function pendingVerdict(
-  entry: PendingWebhook,
+  entry: WebhookJournalEntry,
   input: {
     readonly now: number;
     readonly replayAfterMs: number;

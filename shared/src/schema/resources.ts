@@ -439,40 +439,33 @@ const TriggerStatus = Type.Object(
   { description: 'Observed state of the trigger.' },
 );
 
-/** Most webhook requests a WebhookTrigger's status keeps as accepted and not yet checked. */
-export const MAX_PENDING_WEBHOOKS = 4096;
-
-const PendingWebhook = Type.Object(
+/**
+ * A webhook request answered 202 whose check has not ended, as the replica that accepted it lists it in
+ * the webhook journal (a ConfigMap in the controller's namespace, one key per task) until the check ends.
+ * Not part of any CRD: the leader checks again the requests of replicas that stopped.
+ */
+export const WebhookJournalEntry = Type.Object(
   {
-    task: Type.String({ minLength: 1, maxLength: 64, description: 'The task_id the request was answered with.' }),
+    task: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[-._a-zA-Z0-9]+$',
+      description: 'The task_id the request was answered with (also its key in the journal).',
+    }),
+    namespace: Type.String({ minLength: 1, maxLength: 63, description: "The trigger's namespace." }),
+    trigger: Type.String({ minLength: 1, maxLength: 253, description: 'The WebhookTrigger.' }),
+    source: Type.Optional(
+      Type.String({ maxLength: 253, description: 'The source the request named; absent: every source.' }),
+    ),
     runKey: Type.String({
       minLength: 1,
       maxLength: 256,
       description: 'Names the Job of the run (with onChangeOnly: false); a replay creates the same Job.',
     }),
-    source: Type.Optional(
-      Type.String({ maxLength: 253, description: 'The source the request named; absent: every source.' }),
-    ),
     acceptedAt: Type.String({ format: 'date-time', description: 'When the request was accepted (RFC 3339).' }),
     replica: Type.String({ maxLength: 253, description: 'Identity of the controller replica that accepted it.' }),
   },
-  { description: 'A webhook request answered 202 whose check has not finished yet.' },
-);
-
-const WebhookTriggerStatus = Type.Composite(
-  [
-    TriggerStatus,
-    Type.Object({
-      pendingWebhooks: Type.Optional(
-        Type.Array(PendingWebhook, {
-          maxItems: MAX_PENDING_WEBHOOKS,
-          description:
-            'Requests answered 202 and not yet checked: written before the answer, removed once the check ends. The leader checks again those that stay longer than --webhooks-replay-after (their replica stopped), with the same run keys, so nothing accepted is lost and nothing runs twice.',
-        }),
-      ),
-    }),
-  ],
-  { description: 'Observed state of the trigger.' },
+  { additionalProperties: false, description: 'A webhook request answered 202 whose check has not ended yet.' },
 );
 
 const triggerControls = {
@@ -768,7 +761,7 @@ export const KINDS = [
     shortNames: ['wtrig'],
     scope: 'Namespaced',
     spec: WebhookTriggerSpec,
-    status: WebhookTriggerStatus,
+    status: TriggerStatus,
     printerColumns: triggerColumns,
   },
   {
@@ -801,8 +794,7 @@ export type WebhookTriggerSpec = Static<typeof WebhookTriggerSpec>;
 export type ActionSpec = Static<typeof ActionSpec>;
 export type ClusterActionSpec = Static<typeof ClusterActionSpec>;
 export type TriggerStatus = Static<typeof TriggerStatus>;
-export type WebhookTriggerStatus = Static<typeof WebhookTriggerStatus>;
-export type PendingWebhook = Static<typeof PendingWebhook>;
+export type WebhookJournalEntry = Static<typeof WebhookJournalEntry>;
 export type GitRef = Static<typeof GitRef>;
 export type TriggerCondition = Static<typeof Condition>;
 export type CheckedSource = Static<typeof CheckedSource>;
