@@ -11,3 +11,5 @@ export {
   WatchedSecrets,
   type WatchedSecretsOptions,
 } from './sources/secrets.js';
+export { JOURNAL_ERROR_CODES, JournalError, type JournalErrorCode, journalName } from './webhooks/journal.js';
+export { type JournalSnapshot, WebhookJournal } from './webhooks/journal-store.js';

@@ -283,15 +283,20 @@ export async function startController(
   // Accepted requests are listed in this replica's webhook journal until their check ends, so a replica
   // that dies in between leaves them for the leader to replay (replayPending below).
   const record = (task: Task): Promise<void> =>
-    journal.record({
-      task: task.id,
-      namespace: task.namespace,
-      trigger: task.trigger,
-      ...(task.source !== undefined ? { source: task.source } : {}),
-      runKey: task.runKey,
-      acceptedAt: new Date(task.createdAt).toISOString(),
-      replica: identity.slice(0, 253),
-    });
+    journal.record(
+      {
+        task: task.id,
+        namespace: task.namespace,
+        trigger: task.trigger,
+        ...(task.source !== undefined ? { source: task.source } : {}),
+        runKey: task.runKey,
+        acceptedAt: new Date(task.createdAt).toISOString(),
+        replica: identity.slice(0, 253),
+      },
+      // With --webhooks-ack immediate nobody waits for the record: it rides on a later write, and a check
+      // that ends first needs none.
+      options.webhooksAck === 'recorded',
+    );
   const startCheck = (task: Task) =>
     webhookChecks.submit(`${task.namespace}/${task.trigger}/${task.source ?? ''}`, task);
   const accept = async (task: Task): Promise<void> => {

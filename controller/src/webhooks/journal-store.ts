@@ -17,9 +17,10 @@ interface Waiting {
   readonly reject: (err: unknown) => void;
 }
 
-// Removals are not urgent (an entry left behind only costs a harmless replay): they wait this long for
-// a write to ride on, and this long again after a failed write.
-const REMOVE_DELAY_MS = 100;
+// Removals are not urgent (an entry left behind only costs a harmless replay), nor are the records of
+// --webhooks-ack immediate: they wait this long for a write to ride on (a check that ends sooner needs
+// no write at all), and a failed write waits RETRY_DELAY_MS before the next.
+const LAZY_DELAY_MS = 200;
 const RETRY_DELAY_MS = 1000;
 
 /**
@@ -33,7 +34,7 @@ export class WebhookJournal {
   readonly #core: CoreV1Api;
   readonly #namespace: string;
   readonly #name: string;
-  readonly #log: Logger;
+  readonly #log: Pick<Logger, 'warn'>;
   readonly #max: number;
   readonly #adds = new Map<string, Waiting>();
   readonly #removes = new Set<string>();
@@ -43,13 +44,15 @@ export class WebhookJournal {
   readonly #inFlight = new Set<string>();
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** A record waits for the next write (its request waits for the answer). */
+  #urgent = false;
 
   constructor(options: {
     readonly core: CoreV1Api;
     readonly namespace: string;
     /** The journal ConfigMap (journalName()). */
     readonly name: string;
-    readonly log: Logger;
+    readonly log: Pick<Logger, 'warn'>;
     readonly max?: number;
   }) {
     this.#core = options.core;
@@ -64,14 +67,15 @@ export class WebhookJournal {
    * (the journal holds its most entries) or `NotRecorded` (the write failed): the request must then be
    * refused, since nothing would remember it.
    */
-  record(entry: WebhookJournalEntry): Promise<void> {
+  record(entry: WebhookJournalEntry, urgent = true): Promise<void> {
     if (this.#written.size + this.#inFlight.size + this.#adds.size >= this.#max) {
       return Promise.reject(new JournalError('Full', `the webhook journal holds ${this.#max} requests already`));
     }
     const recorded = new Promise<void>((resolve, reject) => {
       this.#adds.set(entry.task, { entry, resolve, reject });
     });
-    this.#kick(0);
+    if (urgent) this.#urgent = true;
+    this.#kick(urgent ? 0 : LAZY_DELAY_MS);
     return recorded;
   }
 
@@ -91,7 +95,7 @@ export class WebhookJournal {
         any = true;
       }
     }
-    if (any) this.#kick(REMOVE_DELAY_MS);
+    if (any) this.#kick(LAZY_DELAY_MS);
   }
 
   /** Entries this process has written and not removed, plus those on their way. */
@@ -112,14 +116,14 @@ export class WebhookJournal {
 
   #kick(delayMs: number): void {
     if (this.#flushing !== undefined) return;
-    if (delayMs === 0 || this.#adds.size > 0) {
+    if (delayMs === 0) {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#flushing = this.#flush().finally(() => {
         this.#flushing = undefined;
-        // What arrived during the write goes out next: records at once, removals after a pause.
-        if (this.#adds.size > 0) this.#kick(0);
-        else if (this.#removes.size > 0) this.#kick(REMOVE_DELAY_MS);
+        // What arrived during the write goes out next: urgent records at once, the rest after a pause.
+        if (this.#urgent) this.#kick(0);
+        else if (this.#adds.size > 0 || this.#removes.size > 0) this.#kick(LAZY_DELAY_MS);
       });
       return;
     }
@@ -132,6 +136,7 @@ export class WebhookJournal {
 
   // Never rejects: every waiter is settled here.
   async #flush(): Promise<void> {
+    this.#urgent = false;
     const adds = [...this.#adds.values()];
     this.#adds.clear();
     const removes = [...this.#removes];
