@@ -132,6 +132,10 @@ const CONTROLLER_TRIGGERS = [
 const CONTROLLER_OWN = [
   `|configmaps|list|${FULL}-config`,
   `|configmaps|watch|${FULL}-config`,
+  // The webhook journal (webhooks/journal-store.ts).
+  `|configmaps|get|${FULL}-config-journal`,
+  `|configmaps|patch|${FULL}-config-journal`,
+  '|configmaps|create',
   `coordination.k8s.io|leases|get|${FULL}-leader-lock`,
   `coordination.k8s.io|leases|update|${FULL}-leader-lock`,
   'coordination.k8s.io|leases|create',

@@ -178,7 +178,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--webhooks-ack <mode>',
-        "when a webhook request is answered 202: 'recorded' once the trigger's status lists it as accepted (a replica that dies before its check leaves it for the leader to replay: nothing accepted is lost); 'immediate' at once, recording it in the background (faster answers; a replica killed within those milliseconds loses it)",
+        "when a webhook request is answered 202: 'recorded' once the webhook journal (ConfigMap <config-map-name>-journal) lists it (a replica that dies before its check leaves it for the leader to replay: nothing accepted is lost); 'immediate' at once, recording it only if its check takes longer than 200 ms (faster answers; a replica killed before the record loses it)",
       )
         .choices(WEBHOOKS_ACK_MODES)
         .default('recorded'),
@@ -354,7 +354,7 @@ export interface RunOptions {
   readonly webhooksParallelism: number;
   /** Webhook checks that may wait; beyond it the webhook server sheds load with 503. */
   readonly webhooksMaxPending: number;
-  /** Whether a 202 waits for the request to be recorded in the trigger's status. */
+  /** Whether a 202 waits for the request to be recorded in the webhook journal. */
   readonly webhooksAck: WebhooksAck;
   /** Age after which the leader replays an accepted request whose check has not ended. */
   readonly webhooksReplayAfterSeconds: number;

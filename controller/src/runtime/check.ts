@@ -61,7 +61,7 @@ export interface CheckRequest {
    */
   readonly runKeys: readonly string[];
   /**
-   * The run keys that may get Jobs, once known: webhook requests are recorded in the trigger's status
+   * The run keys that may get Jobs, once known: webhook requests are recorded in the webhook journal
    * while their check asks git, and only those recorded (answered 202) may start anything. Awaited after
    * the git exchange and before any Job or status write; none admitted means nothing is written at all.
    * Absent: every run key may.
