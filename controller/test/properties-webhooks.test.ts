@@ -1,11 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { validateSpec, type WebhookTriggerSpec, withDefaults } from '@git-events-runner/shared';
-import { propertySeed } from '@git-events-runner/shared/testing';
+import { bounded, propertySeed } from '@git-events-runner/shared/testing';
 import fc from 'fast-check';
 import t from 'tap';
 import { createLogger } from '../src/runtime/logger.js';
 import type { WebhookTriggerObject } from '../src/runtime/world.js';
 import { buildWebhookApp } from '../src/webhooks/app.js';
+import { decodeEntry, encodeEntry } from '../src/webhooks/journal.js';
 import { eventHint, type Provider } from '../src/webhooks/providers.js';
 import { TaskStore } from '../src/webhooks/tasks.js';
 
@@ -257,4 +258,50 @@ t.test('webhook server: signed hostile JSON bodies never get a 5xx', async (t) =
     `pushes are accepted and other events answered: ${JSON.stringify([...statuses])}`,
   );
   t.ok(started.length > 0, 'checks were started for accepted pushes');
+});
+
+t.test('webhook journal values: any text decodes to an entry or to nothing, quickly; entries round-trip', async (t) => {
+  const entry = fc.record(
+    {
+      task: fc.uuid(),
+      namespace: fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/),
+      trigger: fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,30}[a-z0-9])?$/),
+      source: fc.string({ maxLength: 40 }),
+      runKey: fc.string({ minLength: 1, maxLength: 200 }),
+      acceptedAt: fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString()),
+      replica: fc.string({ maxLength: 60 }),
+    },
+    { requiredKeys: ['task', 'namespace', 'trigger', 'runKey', 'acceptedAt', 'replica'] },
+  );
+  fc.assert(
+    fc.property(entry, (e) => {
+      const back = decodeEntry(e.task, encodeEntry(e));
+      t.same(back, e);
+      return true;
+    }),
+    runs(200),
+  );
+  // Hand edits and other writers: JSON of every shape, prototype keys, broken text.
+  const value = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.json({ maxDepth: 4 }),
+    entry.chain((e) =>
+      fc
+        .dictionary(
+          fc.constantFrom('__proto__', 'constructor', 'task', 'runKey', 'extra', 'acceptedAt'),
+          fc.jsonValue(),
+        )
+        .map((extra) => JSON.stringify({ ...e, ...extra })),
+    ),
+  );
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), value, (key, text) => {
+      const outcome = bounded('decodeEntry', () => decodeEntry(key, text));
+      if (!outcome.ok) return false;
+      const decoded = outcome.value;
+      // Whatever is accepted is an entry under its own key, and nothing reaches Object.prototype.
+      return (decoded === undefined || decoded.task === key) && Object.keys(Object.prototype).length === 0;
+    }),
+    runs(500),
+  );
 });

@@ -61,6 +61,8 @@ export interface SeriesTrend {
   readonly trend: Trend | undefined;
   readonly verdict: TrendVerdict;
   readonly why: string;
+  /** Shown, not judged (memoryVerdict ignores it). */
+  readonly informational?: boolean;
 }
 
 /** Everything the report says. */
@@ -97,12 +99,17 @@ export interface SoakResult {
 export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
 
 /**
- * Least-squares trends of RSS and heap in use, per role. The leader is SIGKILLed every few minutes, so no
- * process lives through a long run, and a replica that takes over the leader role runs at a level of its
- * own. A role's samples are therefore split per replica (and per stint in the role), after the run's
- * warm-up and each replica's first seconds in the role, and the slope is the one those pieces share, each
- * with its own level (pooledTrend): a leak in the workload's state (caches growing with Jobs, tasks,
- * Events) shows as growth inside every piece, while a fresh replica starting lower no longer does.
+ * Least-squares trends of RSS and heap in use, per role, after the run's warm-up and each replica's first
+ * seconds in its role. The leader is SIGKILLed every few minutes, so no process lives through a long run,
+ * and each one ramps up over its first minutes (code, caches, V8's heap sizing) at a level of its own.
+ * Two slopes per series:
+ * - across the run at equal age (the verdict): samples grouped by minute of age in the role, each group
+ *   at its own level (pooledTrend), so the slope compares replicas of the same age taken at different
+ *   times. Memory that builds up with the run (caches growing with Jobs, tasks, Events, the cluster's
+ *   history) shows here, while every replica's own warm-up cancels out.
+ * - inside each replica's stint (shown, not judged): warm-up and a leak within a process together; with
+ *   kills every few minutes no stint outlives its warm-up. When one process held the role throughout
+ *   (--kill-every-minutes 0) this is the slope judged, and the other is only shown.
  */
 export function memoryTrends(
   samples: readonly Sample[],
@@ -118,23 +125,43 @@ export function memoryTrends(
       ['RSS', (s: Sample) => s.rssMiB],
       ['heap used', (s: Sample) => s.heapUsedMiB],
     ] as const) {
+      const byAge = new Map<number, { x: number; y: number }[]>();
       // A stint: the samples of one process in this role (a replica changes role at most once: a follower
       // becomes the leader when the leader dies).
       const stints = new Map<string, { x: number; y: number }[]>();
       for (const s of kept) {
         if (!Number.isFinite(pick(s))) continue;
+        const point = { x: s.t / 3600, y: pick(s) };
+        const age = Math.floor(s.roleAge / 60);
+        byAge.set(age, [...(byAge.get(age) ?? []), point]);
         const key = `${s.replica}/${s.pid}`;
-        const points = stints.get(key) ?? [];
-        points.push({ x: s.t / 3600, y: pick(s) });
-        stints.set(key, points);
+        stints.set(key, [...(stints.get(key) ?? []), point]);
       }
-      const trend = pooledTrend([...stints.values()]);
-      const { verdict, why } = judgeTrend(trend, limit, TREND_MINIMUM);
+      const processes = `${stints.size} ${stints.size === 1 ? 'process' : 'processes'}`;
+      // One process in the role (a run without kills): its own slope is the leak test, and there is no
+      // other replica to compare it with.
+      const judgeInside = stints.size === 1;
+      const across = pooledTrend([...byAge.values()]);
+      const inside = pooledTrend([...stints.values()]);
+      const acrossJudged = judgeTrend(across, limit, TREND_MINIMUM);
+      const insideJudged = judgeTrend(inside, limit, TREND_MINIMUM);
       out.push({
-        series: `${role} ${what} (${stints.size} ${stints.size === 1 ? 'process' : 'processes'})`,
-        trend,
-        verdict,
-        why,
+        series: `${role} ${what}, across the run at equal age (${processes})`,
+        trend: across,
+        ...(judgeInside
+          ? { verdict: acrossJudged.verdict, why: 'shown, not judged: one process', informational: true }
+          : acrossJudged),
+      });
+      out.push({
+        series: `${role} ${what}, inside each stint`,
+        trend: inside,
+        ...(judgeInside
+          ? insideJudged
+          : {
+              verdict: insideJudged.verdict,
+              why: 'shown, not judged: warm-up and leaks together',
+              informational: true,
+            }),
       });
     }
   }
@@ -143,8 +170,9 @@ export function memoryTrends(
 
 /** The overall memory verdict: FAIL if any series fails, else inconclusive if any is, else pass. */
 export function memoryVerdict(trends: readonly SeriesTrend[]): TrendVerdict {
-  if (trends.some((t) => t.verdict === 'FAIL')) return 'FAIL';
-  if (trends.some((t) => t.verdict === 'inconclusive')) return 'inconclusive';
+  const judged = trends.filter((t) => t.informational !== true);
+  if (judged.some((t) => t.verdict === 'FAIL')) return 'FAIL';
+  if (judged.some((t) => t.verdict === 'inconclusive')) return 'inconclusive';
   return 'pass';
 }
 
@@ -223,7 +251,7 @@ export function renderReport(r: SoakResult): string {
 
   lines.push('## Memory and event loop', '');
   lines.push(
-    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role (the slope shared by the replicas that held the role, each at its own level).`,
+    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role ; the verdict compares replicas of the same age across the run (each minute of age at its own level), the stints' own slopes include each process's warm-up.`,
     '',
   );
   lines.push(
@@ -231,7 +259,7 @@ export function renderReport(r: SoakResult): string {
     '|---|---:|---:|---:|---:|---|',
     ...r.trends.map(
       (t) =>
-        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h`} | ${t.verdict}: ${t.why} |`,
+        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h`} | ${t.informational === true ? `(${t.verdict})` : t.verdict}: ${t.why} |`,
     ),
     '',
   );

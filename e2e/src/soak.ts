@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,6 +81,7 @@ interface Options {
   maxGrowth: number;
   logLevel: string;
   out: string | undefined;
+  report: string | undefined;
 }
 
 function number(flag: string, min: number, integer = false) {
@@ -131,6 +132,10 @@ function parseOptions(argv: readonly string[]): Options {
       new Option('--log-level <level>', 'controllers log level').choices(['info', 'warn', 'error']).default('warn'),
     )
     .option('--out <file>', 'where the samples go as JSON (default: a file in the temporary directory)')
+    .option(
+      '--report <file>',
+      'print the report of an earlier run from its --out file (trends recomputed), run nothing',
+    )
     .showHelpAfterError('(--help lists the options)');
   program.parse(argv, { from: 'user' });
   const o = program.opts<Options>();
@@ -853,8 +858,27 @@ class Soak {
   }
 }
 
+/** The report of an earlier run from its samples file, with the trends computed by this version. */
+async function reportFrom(file: string): Promise<void> {
+  const saved = JSON.parse(await readFile(file, 'utf8')) as {
+    result: Omit<SoakResult, 'samples' | 'ticks'>;
+    samples: Sample[];
+    ticks: SoakResult['ticks'];
+  };
+  const r = saved.result;
+  const result: SoakResult = {
+    ...r,
+    samples: saved.samples,
+    ticks: saved.ticks,
+    trends: memoryTrends(saved.samples, r.warmupMinutes * 60, r.roleWarmupSeconds, r.growthLimit),
+  };
+  process.stdout.write(renderReport(result));
+  if (memoryVerdict(result.trends) === 'FAIL') process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
+  if (o.report !== undefined) return reportFrom(o.report);
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { memoryTrends, type Sample } from '../src/soak-report.js';
+import { memoryTrends, memoryVerdict, type Sample } from '../src/soak-report.js';
 import { account, eligibleRepos, exact, judgeTrend, linearTrend, percentile, pooledTrend } from '../src/soak-stats.js';
 
 // The soak's verdicts are only as good as these figures.
@@ -42,32 +42,55 @@ t.test('pooledTrend: level shifts between processes are not growth; growth insid
   t.equal(pooledTrend([]), undefined);
 });
 
-t.test('memoryTrends: one stint per replica in a role, after the warm-ups', async (t) => {
-  const samples: Sample[] = [];
-  // Two leaders in turn (the second starts 50 MiB lower), one follower throughout; all flat.
-  for (let i = 0; i < 120; i++) {
-    const at = i * 10;
-    const base = { t: at, heapTotalMiB: 80, externalMiB: 5, lagP99Ms: 10, lagMaxMs: 20, cpuSeconds: i };
-    const first = at < 600;
-    samples.push({
-      ...base,
-      replica: first ? 'a' : 'b',
-      pid: first ? 1 : 2,
-      leader: true,
-      roleAge: first ? at : at - 600,
-      rssMiB: (first ? 190 : 140) + (i % 3),
-      heapUsedMiB: first ? 60 : 45,
-    });
-    samples.push({ ...base, replica: 'c', pid: 3, leader: false, roleAge: at, rssMiB: 160, heapUsedMiB: 50 });
-  }
-  const trends = memoryTrends(samples, 60, 30, 20);
-  const leaderRss = trends.find((x) => x.series.startsWith('leader RSS'));
-  t.match(leaderRss?.series, /2 processes/);
-  t.equal(leaderRss?.verdict, 'pass', leaderRss?.why ?? '');
-  t.ok(leaderRss?.trend !== undefined && Math.abs(leaderRss.trend.slope) < 5, `slope ${leaderRss?.trend?.slope}`);
+t.test("memoryTrends: judged across the run at equal age; each stint's warm-up is shown, not judged", async (t) => {
+  // Two leaders in turn, 10 minutes each, each ramping 20 MiB over its life (warm-up); `shift` lifts the
+  // second one at equal age (memory that builds up with the run). One follower throughout, flat.
+  const run = (shift: number) => {
+    const samples: Sample[] = [];
+    for (let i = 0; i < 120; i++) {
+      const at = i * 10;
+      const base = { t: at, heapTotalMiB: 80, externalMiB: 5, lagP99Ms: 10, lagMaxMs: 20, cpuSeconds: i };
+      const first = at < 600;
+      const age = first ? at : at - 600;
+      samples.push({
+        ...base,
+        replica: first ? 'a' : 'b',
+        pid: first ? 1 : 2,
+        leader: true,
+        roleAge: age,
+        rssMiB: 150 + (20 * age) / 600 + (first ? 0 : shift) + (i % 3),
+        heapUsedMiB: 50,
+      });
+      samples.push({ ...base, replica: 'c', pid: 3, leader: false, roleAge: at, rssMiB: 160, heapUsedMiB: 50 });
+    }
+    return { samples, trends: memoryTrends(samples, 60, 30, 20) };
+  };
+  const flat = run(0);
+  const across = flat.trends.find((x) => x.series.startsWith('leader RSS, across'));
+  const inside = flat.trends.find((x) => x.series.startsWith('leader RSS, inside'));
+  t.match(across?.series, /2 processes/);
+  t.ok(across?.trend !== undefined && Math.abs(across.trend.slope) < 10, `across slope ${across?.trend?.slope}`);
+  t.equal(across?.verdict, 'pass', across?.why ?? '');
+  t.ok(inside?.trend !== undefined && Math.abs(inside.trend.slope - 120) < 10, `inside slope ${inside?.trend?.slope}`);
+  t.equal(inside?.informational, true, 'the warm-up inside a stint is shown, not judged');
+  t.equal(memoryVerdict(flat.trends), 'pass');
+  // The follower is one process throughout: its own slope is judged, the comparison across is only shown.
+  const follower = flat.trends.filter((x) => x.series.startsWith('follower RSS'));
+  t.same(
+    follower.map((x) => [x.informational === true, x.verdict]),
+    [
+      [true, 'inconclusive'],
+      [false, 'pass'],
+    ],
+  );
   // Samples before the warm-up or in a replica's first seconds in the role are left out.
-  t.equal(leaderRss?.trend?.n, samples.filter((s) => s.leader && s.t >= 60 && s.roleAge >= 30).length);
-  t.equal(trends.find((x) => x.series.startsWith('follower heap'))?.verdict, 'pass');
+  t.equal(across?.trend?.n, flat.samples.filter((s) => s.leader && s.t >= 60 && s.roleAge >= 30).length);
+
+  const growing = run(30);
+  const g = growing.trends.find((x) => x.series.startsWith('leader RSS, across'));
+  t.ok(g?.trend !== undefined && Math.abs(g.trend.slope - 180) < 15, `growing across slope ${g?.trend?.slope}`);
+  t.equal(g?.verdict, 'FAIL');
+  t.equal(memoryVerdict(growing.trends), 'FAIL');
 });
 
 t.test('percentile, commit spacing and the Job accounting', async (t) => {
