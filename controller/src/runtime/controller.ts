@@ -108,8 +108,13 @@ export async function startController(
     },
   );
   const secrets = new WatchedSecrets(kc, core, { idleMs: Math.max(60, options.secretsCacheTimeSeconds) * 1000 });
-  // Work checks hand off (Events after a Job); shutdown waits for it.
+  // Work checks hand off and shutdown waits for: Events after a Job, status writes of webhook checks (they
+  // finish after their check, so the next batch starts sooner). Each promise here has its errors handled.
   const backgroundWork = new Set<Promise<void>>();
+  const inBackground = (work: Promise<void>) => {
+    backgroundWork.add(work);
+    work.finally(() => backgroundWork.delete(work)).catch(() => undefined);
+  };
   const ctx: CheckContext = {
     world,
     custom: kc.makeApiClient(CustomObjectsApi),
@@ -133,10 +138,7 @@ export async function startController(
     tracer: tracing.tracer,
     now: Date.now,
     statusWrites: new StatusWrites(),
-    background: (work) => {
-      backgroundWork.add(work);
-      work.finally(() => backgroundWork.delete(work)).catch(() => undefined);
-    },
+    background: inBackground,
     onJobCreated: (job) => {
       const labels = job.metadata?.labels ?? {};
       metrics.jobsCreated.inc({
@@ -201,9 +203,6 @@ export async function startController(
   let webhookTls = await loadWebhookTls(options, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
-  // Status writes of webhook checks finish after their check (so the next batch starts sooner); shutdown
-  // waits for them.
-  const statusWritesInFlight = new Set<Promise<void>>();
   // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
   const webhookChecks = new Batches<Task>((_key, batch) => runWebhookCheck(batch));
   // With --webhooks-ack recorded a request's check starts while its record is being written (the git
@@ -242,17 +241,15 @@ export async function startController(
           runKeys: batch.map((task) => task.runKey),
           ...(admitted !== undefined ? { admitted } : {}),
           coalesce: false,
-          statusInBackground: (write) => {
-            statusWritesInFlight.add(write);
-            write
-              .catch((err: unknown) =>
+          statusInBackground: (write) =>
+            inBackground(
+              write.catch((err: unknown) =>
                 log.warn(
                   { trigger: `${first.namespace}/${first.trigger}`, err: messageOf(err) },
                   'status write failed',
                 ),
-              )
-              .finally(() => statusWritesInFlight.delete(write));
-          },
+              ),
+            ),
         });
         const labels = { namespace: first.namespace, trigger_kind: 'WebhookTrigger', trigger_name: first.trigger };
         metrics.checkDuration.observe(labels, (Date.now() - started) / 1000);
@@ -280,8 +277,8 @@ export async function startController(
         journal.settle(batch.map((task) => task.id));
       });
   };
-  // Accepted requests are listed in this replica's webhook journal until their check ends, so a replica
-  // that dies in between leaves them for the leader to replay (replayPending below).
+  // Accepted requests are listed in the webhook journal until their check ends, so a replica that dies in
+  // between leaves them for the leader to replay (replayPending below).
   const record = (task: Task): Promise<void> =>
     journal.record(
       {
@@ -452,14 +449,12 @@ export async function startController(
       await Promise.all([
         s?.stop(deadlineMs),
         Promise.race([
-          webhooksClosed
-            .then(() => webhookChecks.idle())
-            .then(() => Promise.allSettled([...statusWritesInFlight, ...backgroundWork])),
+          webhooksClosed.then(() => webhookChecks.idle()).then(() => Promise.allSettled([...backgroundWork])),
           new Promise((resolve) => setTimeout(resolve, deadlineMs).unref()),
         ]),
       ]);
-      // Events of the scheduled checks that just finished (bounded: an API server that is gone does not
-      // hold the shutdown).
+      // What the scheduled checks that just finished handed off (bounded: an API server that is gone does
+      // not hold the shutdown).
       await Promise.race([
         Promise.allSettled([...backgroundWork]),
         new Promise((resolve) => setTimeout(resolve, 2000).unref()),
