@@ -80,11 +80,21 @@ export async function freePort(): Promise<number> {
 
 /** Resident memory of a process in MiB (Linux /proc). */
 export function rssMiB(pid: number): number {
-  const line =
-    readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(line.replace(/\D+/g, '')) / 1024;
+  return residentMiB(pid).total;
+}
+
+/**
+ * Resident memory of a process in MiB, split as the kernel counts it (Linux /proc): `anon` is the
+ * process's own memory (V8's heap, malloc, buffers), where a leak shows; `file` is pages of mapped files,
+ * mostly the node executable's code, resident once first run and shared with every other node process.
+ */
+export function residentMiB(pid: number): { total: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n');
+  const kib = (field: string) => {
+    const line = status.find((l) => l.startsWith(`${field}:`));
+    return line === undefined ? Number.NaN : Number(line.replace(/\D+/g, '')) / 1024;
+  };
+  return { total: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
 /** CPU seconds (user + system) a process has used (Linux /proc, 100 Hz ticks). */

@@ -20,6 +20,9 @@ export interface Sample {
   /** Seconds this replica had led (leader) or lived (follower) at this sample. */
   readonly roleAge: number;
   readonly rssMiB: number;
+  /** The anonymous and the file-backed part of rssMiB (absent in reports saved before they were sampled). */
+  readonly rssAnonMiB?: number;
+  readonly rssFileMiB?: number;
   readonly heapUsedMiB: number;
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
@@ -110,6 +113,8 @@ export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
  * - inside each replica's stint (shown, not judged): warm-up and a leak within a process together; with
  *   kills every few minutes no stint outlives its warm-up. When one process held the role throughout
  *   (--kill-every-minutes 0) this is the slope judged, and the other is only shown.
+ * Each point names its process, so with three or more processes the intervals are clustered by process:
+ * how far apart the replicas are decides the width, not how many samples each gave.
  */
 export function memoryTrends(
   samples: readonly Sample[],
@@ -131,10 +136,10 @@ export function memoryTrends(
       const stints = new Map<string, { x: number; y: number }[]>();
       for (const s of kept) {
         if (!Number.isFinite(pick(s))) continue;
-        const point = { x: s.t / 3600, y: pick(s) };
+        const key = `${s.replica}/${s.pid}`;
+        const point = { x: s.t / 3600, y: pick(s), cluster: key };
         const age = Math.floor(s.roleAge / 60);
         byAge.set(age, [...(byAge.get(age) ?? []), point]);
-        const key = `${s.replica}/${s.pid}`;
         stints.set(key, [...(stints.get(key) ?? []), point]);
       }
       const processes = `${stints.size} ${stints.size === 1 ? 'process' : 'processes'}`;
@@ -251,7 +256,7 @@ export function renderReport(r: SoakResult): string {
 
   lines.push('## Memory and event loop', '');
   lines.push(
-    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role ; the verdict compares replicas of the same age across the run (each minute of age at its own level), the stints' own slopes include each process's warm-up.`,
+    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role; the verdict compares replicas of the same age across the run (each minute of age at its own level), the stints' own slopes include each process's warm-up. With three or more processes the 95 % interval is clustered by process (samples of one process are not independent); a verdict needs the whole interval on one side of the limit.`,
     '',
   );
   lines.push(
@@ -259,19 +264,19 @@ export function renderReport(r: SoakResult): string {
     '|---|---:|---:|---:|---:|---|',
     ...r.trends.map(
       (t) =>
-        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h`} | ${t.informational === true ? `(${t.verdict})` : t.verdict}: ${t.why} |`,
+        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h${t.trend.clusters === undefined ? '' : ` (CI over ${t.trend.clusters} processes)`}`} | ${t.informational === true ? `(${t.verdict})` : t.verdict}: ${t.why} |`,
     ),
     '',
   );
   lines.push(
-    '| role | RSS max | heap used max | heap total max | event-loop p99: median / max of 10 s windows | windows with p99 > 100 ms |',
+    '| role | RSS max (anonymous / file-backed) | heap used max | heap total max | event-loop p99: median / max of 10 s windows | windows with p99 > 100 ms |',
   );
   lines.push('|---|---:|---:|---:|---:|---:|');
   for (const leader of [true, false]) {
     const s = r.samples.filter((x) => x.leader === leader);
     const lag = s.map((x) => x.lagP99Ms).filter(Number.isFinite);
     lines.push(
-      `| ${leader ? 'leader' : 'follower'} | ${f0(max(s.map((x) => x.rssMiB)))} MiB | ${f0(max(s.map((x) => x.heapUsedMiB)))} MiB | ${f0(max(s.map((x) => x.heapTotalMiB)))} MiB | ${f1(percentile(lag, 0.5))} / ${f1(max(lag))} ms | ${lag.filter((x) => x > 100).length} of ${lag.length} |`,
+      `| ${leader ? 'leader' : 'follower'} | ${f0(max(s.map((x) => x.rssMiB)))} MiB (${f0(max(s.map((x) => x.rssAnonMiB ?? Number.NaN)))} / ${f0(max(s.map((x) => x.rssFileMiB ?? Number.NaN)))}) | ${f0(max(s.map((x) => x.heapUsedMiB)))} MiB | ${f0(max(s.map((x) => x.heapTotalMiB)))} MiB | ${f1(percentile(lag, 0.5))} / ${f1(max(lag))} ms | ${lag.filter((x) => x > 100).length} of ${lag.length} |`,
     );
   }
   lines.push('');

@@ -11,6 +11,8 @@ export interface Trend {
   readonly slope: number;
   /** Half-width of the slope's 95 % confidence interval (t distribution, n - 2 degrees of freedom). */
   readonly ci95: number;
+  /** Processes the interval was clustered by (pooledTrend); absent when the samples were taken as independent. */
+  readonly clusters?: number;
 }
 
 // Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond.
@@ -46,6 +48,13 @@ export function linearTrend(points: readonly { readonly x: number; readonly y: n
   };
 }
 
+/** A point of a trend (x in hours, y in MiB); `cluster` names the process it was measured on. */
+export interface TrendPoint {
+  readonly x: number;
+  readonly y: number;
+  readonly cluster?: string;
+}
+
 /**
  * The least-squares slope shared by several series, each with an intercept of its own (a "within"
  * estimator: every series is centred on its own means first). The soak's replicas are killed and
@@ -53,17 +62,21 @@ export function linearTrend(points: readonly { readonly x: number; readonly y: n
  * such level shifts read as growth or shrinkage, while this slope only sees change inside each series.
  * `n` counts all points, `mean` is their mean, `spanMinutes` is the longest single series. Undefined when
  * no series has two distinct x or too few points are left for the residual degrees of freedom.
+ *
+ * Samples of one process 10 s apart are not independent draws: memory moves slowly, and each process
+ * settles at a level of its own. Treating them as independent gives a confidence interval far narrower
+ * than the data supports. When the points name their process (`cluster`) and there are at least three,
+ * the interval is cluster-robust instead (Liang-Zeger sandwich with the G/(G-1) correction, t with G-1
+ * degrees of freedom): its width comes from how much the processes disagree, not from the sample count.
  */
-export function pooledTrend(
-  groups: readonly (readonly { readonly x: number; readonly y: number }[])[],
-): Trend | undefined {
+export function pooledTrend(groups: readonly (readonly TrendPoint[])[]): Trend | undefined {
   let n = 0;
   let k = 0;
   let sxx = 0;
   let sxy = 0;
   let sum = 0;
   let span = 0;
-  const centred: { dx: number; dy: number }[] = [];
+  const centred: { dx: number; dy: number; cluster: string | undefined }[] = [];
   for (const g of groups) {
     if (g.length === 0) continue;
     const mx = g.reduce((s, p) => s + p.x, 0) / g.length;
@@ -74,7 +87,7 @@ export function pooledTrend(
       sum += p.y;
       sxx += (p.x - mx) ** 2;
       sxy += (p.x - mx) * (p.y - my);
-      centred.push({ dx: p.x - mx, dy: p.y - my });
+      centred.push({ dx: p.x - mx, dy: p.y - my, cluster: p.cluster });
     }
     const xs = g.map((p) => p.x);
     span = Math.max(span, (Math.max(...xs) - Math.min(...xs)) * 60);
@@ -83,12 +96,28 @@ export function pooledTrend(
   if (sxx === 0 || df < 1) return undefined;
   const slope = sxy / sxx;
   let sse = 0;
-  for (const c of centred) sse += (c.dy - slope * c.dx) ** 2;
+  const score = new Map<string, number>();
+  for (const c of centred) {
+    const e = c.dy - slope * c.dx;
+    sse += e ** 2;
+    if (c.cluster !== undefined) score.set(c.cluster, (score.get(c.cluster) ?? 0) + c.dx * e);
+  }
+  const base = { n, spanMinutes: span, mean: sum / n, slope };
+  const clusters = score.size;
+  if (clusters >= 3 && centred.every((c) => c.cluster !== undefined)) {
+    let meat = 0;
+    for (const u of score.values()) meat += u ** 2;
+    const se = Math.sqrt(((clusters / (clusters - 1)) * meat) / sxx ** 2);
+    return { ...base, ci95: (T975[clusters - 2] ?? 1.96) * se, clusters };
+  }
   const se = Math.sqrt(sse / df / sxx);
-  return { n, spanMinutes: span, mean: sum / n, slope, ci95: (T975[df - 1] ?? 1.96) * se };
+  return { ...base, ci95: (T975[df - 1] ?? 1.96) * se };
 }
 
-/** `pass`: the slope is within the limit; `FAIL`: above it; `inconclusive`: too few points to say. */
+/**
+ * `pass`: the slope's whole 95 % interval is within the limit; `FAIL`: all of it is above; `inconclusive`:
+ * too few points, or the interval spans the limit (the run cannot tell; a longer one narrows it).
+ */
 export type TrendVerdict = 'pass' | 'FAIL' | 'inconclusive';
 
 /** What a trend says against a growth limit, given the least data that makes a slope meaningful. */
@@ -105,9 +134,12 @@ export function judgeTrend(
       why: `${got} after warm-up; a verdict needs >= ${minimum.samples} samples over >= ${minimum.spanMinutes} min`,
     };
   }
-  return trend.slope <= limitPerHour
-    ? { verdict: 'pass', why: `slope <= ${limitPerHour} MiB/h` }
-    : { verdict: 'FAIL', why: `slope > ${limitPerHour} MiB/h` };
+  if (trend.slope + trend.ci95 <= limitPerHour) return { verdict: 'pass', why: `slope <= ${limitPerHour} MiB/h` };
+  if (trend.slope - trend.ci95 > limitPerHour) return { verdict: 'FAIL', why: `slope > ${limitPerHour} MiB/h` };
+  return {
+    verdict: 'inconclusive',
+    why: `the interval spans ${limitPerHour} MiB/h: too little data to tell (a longer run narrows it)`,
+  };
 }
 
 /** The q-quantile (nearest rank) of `values`; NaN when empty. */

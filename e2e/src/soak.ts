@@ -11,7 +11,7 @@ import { type ControllerProcess, startControllerProcess } from './controller-pro
 import { createGitFixtures, type GitFixtures } from './git-fixtures.js';
 import { type GitHttpServer, startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
-import { alive, cpuSeconds, rssMiB } from './processes.js';
+import { alive, cpuSeconds, residentMiB } from './processes.js';
 import { type ShippedController, shippedController } from './shipped.js';
 import { SoakJobs } from './soak-jobs.js';
 import { type SoakApi, SoakError, soakApi } from './soak-kube.js';
@@ -379,10 +379,10 @@ class Soak {
       if (r.killedAt === undefined) this.error(`metrics of ${r.name} unavailable`, `status ${res.status}`);
       return undefined;
     }
-    let rss = Number.NaN;
+    let rss = { total: Number.NaN, anon: Number.NaN, file: Number.NaN };
     let cpu = Number.NaN;
     try {
-      rss = rssMiB(r.pid);
+      rss = residentMiB(r.pid);
       cpu = cpuSeconds(r.pid);
     } catch {
       // Gone between the scrape and /proc: the sample keeps the metrics.
@@ -400,7 +400,9 @@ class Soak {
       pid: r.pid,
       leader,
       roleAge: (now - (leader ? (r.leaderSince ?? now) : r.startedAt)) / 1000,
-      rssMiB: rss,
+      rssMiB: rss.total,
+      rssAnonMiB: rss.anon,
+      rssFileMiB: rss.file,
       heapUsedMiB: value('nodejs_heap_size_used_bytes') / MiB,
       heapTotalMiB: value('nodejs_heap_size_total_bytes') / MiB,
       externalMiB: value('nodejs_external_memory_bytes') / MiB,
@@ -445,7 +447,7 @@ class Soak {
       const last = this.samples.filter((s) => s.t >= this.now() - 1);
       if (k % 6 === 0)
         log(
-          `t=${(this.now() / 60).toFixed(1)} min: ${last.map((s) => `${s.replica}${s.leader ? '*' : ''} ${s.rssMiB.toFixed(0)}/${s.heapUsedMiB.toFixed(0)} MiB lag ${s.lagP99Ms.toFixed(0)} ms`).join(', ')}; Jobs ${this.jobs.jobs.size} seen, ${this.jobs.existing} exist; ${this.commitCount} commits; ${this.tasks.size} webhook tasks`,
+          `t=${(this.now() / 60).toFixed(1)} min: ${last.map((s) => `${s.replica}${s.leader ? '*' : ''} ${s.rssMiB.toFixed(0)} (anon ${s.rssAnonMiB?.toFixed(0)})/${s.heapUsedMiB.toFixed(0)} MiB lag ${s.lagP99Ms.toFixed(0)} ms`).join(', ')}; Jobs ${this.jobs.jobs.size} seen, ${this.jobs.existing} exist; ${this.commitCount} commits; ${this.tasks.size} webhook tasks`,
         );
       await this.nap(this.t0 + (k + 1) * this.o.sampleEvery * 1000 - Date.now());
     }

@@ -4,21 +4,31 @@ import { account, eligibleRepos, exact, judgeTrend, linearTrend, percentile, poo
 
 // The soak's verdicts are only as good as these figures.
 
-t.test('linearTrend: slope in MiB/h with a confidence interval; judgeTrend needs enough samples', async (t) => {
-  // x in hours: 180 MiB flat plus noise over one hour, then the same with +30 MiB/h.
-  const flat = Array.from({ length: 60 }, (_, i) => ({ x: i / 60, y: 180 + (i % 2 === 0 ? 1 : -1) }));
-  const growing = flat.map((p) => ({ x: p.x, y: p.y + 30 * p.x }));
-  const f = linearTrend(flat);
-  const g = linearTrend(growing);
-  t.ok(f !== undefined && Math.abs(f.slope) < 1, `flat slope ${f?.slope}`);
-  t.ok(g !== undefined && Math.abs(g.slope - 30) < 1, `growing slope ${g?.slope}`);
-  t.ok(f !== undefined && f.spanMinutes > 58 && f.spanMinutes < 60);
-  const min = { samples: 10, spanMinutes: 5 };
-  t.equal(judgeTrend(f, 20, min).verdict, 'pass');
-  t.equal(judgeTrend(g, 20, min).verdict, 'FAIL');
-  t.equal(judgeTrend(linearTrend(flat.slice(0, 4)), 20, min).verdict, 'inconclusive', 'too few samples');
-  t.equal(linearTrend(flat.slice(0, 2)), undefined, 'no trend from two points');
-});
+t.test(
+  'linearTrend: slope in MiB/h with a confidence interval; judgeTrend needs enough samples and a clear interval',
+  async (t) => {
+    // x in hours: 180 MiB flat plus noise over one hour, then the same with +30 MiB/h.
+    const flat = Array.from({ length: 60 }, (_, i) => ({ x: i / 60, y: 180 + (i % 2 === 0 ? 1 : -1) }));
+    const growing = flat.map((p) => ({ x: p.x, y: p.y + 30 * p.x }));
+    const f = linearTrend(flat);
+    const g = linearTrend(growing);
+    t.ok(f !== undefined && Math.abs(f.slope) < 1, `flat slope ${f?.slope}`);
+    t.ok(g !== undefined && Math.abs(g.slope - 30) < 1, `growing slope ${g?.slope}`);
+    t.ok(f !== undefined && f.spanMinutes > 58 && f.spanMinutes < 60);
+    const min = { samples: 10, spanMinutes: 5 };
+    t.equal(judgeTrend(f, 20, min).verdict, 'pass');
+    t.equal(judgeTrend(g, 20, min).verdict, 'FAIL');
+    t.equal(judgeTrend(linearTrend(flat.slice(0, 4)), 20, min).verdict, 'inconclusive', 'too few samples');
+    // The verdict goes by the whole interval, not the slope alone: one that spans the limit cannot tell.
+    const trend = { n: 100, spanMinutes: 30, mean: 180 };
+    t.equal(judgeTrend({ ...trend, slope: 15, ci95: 4 }, 20, min).verdict, 'pass');
+    t.equal(judgeTrend({ ...trend, slope: 15, ci95: 6 }, 20, min).verdict, 'inconclusive', 'below, but not surely');
+    t.equal(judgeTrend({ ...trend, slope: 25, ci95: 6 }, 20, min).verdict, 'inconclusive', 'above, but not surely');
+    t.equal(judgeTrend({ ...trend, slope: 25, ci95: 4 }, 20, min).verdict, 'FAIL');
+    t.match(judgeTrend({ ...trend, slope: 25, ci95: 6 }, 20, min).why, /spans 20 MiB\/h/);
+    t.equal(linearTrend(flat.slice(0, 2)), undefined, 'no trend from two points');
+  },
+);
 
 t.test('pooledTrend: level shifts between processes are not growth; growth inside each is', async (t) => {
   // Three replicas, 10 minutes each, one after the other, flat at 200, 150 and 100 MiB: joined into one
@@ -39,6 +49,31 @@ t.test('pooledTrend: level shifts between processes are not growth; growth insid
   t.ok(g !== undefined && Math.abs(g.slope - 60) < 2, `growing pooled slope ${g?.slope}`);
   t.ok(g !== undefined && g.ci95 > 0 && g.ci95 < 10, `ci ${g?.ci95}`);
   t.equal(pooledTrend([[{ x: 0, y: 1 }], [{ x: 1, y: 2 }]]), undefined, 'no piece with two points');
+  // Processes that disagree: four replicas whose own slopes are -40, +40, -20 and +20 MiB/h. Their 240
+  // samples taken as independent give a narrow interval; clustered by process the interval covers what
+  // the processes show (the pooled slope is 0, and a fifth replica could as well drift at 30).
+  const rates = [-40, 40, -20, 20];
+  const drift = rates.map((rate, r) =>
+    Array.from({ length: 60 }, (_, i) => {
+      const x = (r * 600 + i * 10) / 3600;
+      return { x, y: 150 + rate * (x - r / 6) + (i % 2 === 0 ? 0.5 : -0.5), cluster: `p${r}` };
+    }),
+  );
+  const naive = pooledTrend(drift.map((g) => g.map(({ x, y }) => ({ x, y }))));
+  const robust = pooledTrend(drift);
+  t.ok(naive !== undefined && robust !== undefined && Math.abs(robust.slope) < 1, `slope ${robust?.slope}`);
+  t.equal(robust?.clusters, 4);
+  t.equal(naive?.clusters, undefined, 'no clusters named: the samples are taken as independent');
+  t.ok(naive !== undefined && naive.ci95 < 10, `independent ci ${naive?.ci95}`);
+  t.ok(robust !== undefined && robust.ci95 > 30, `clustered ci ${robust?.ci95}`);
+  // Processes that agree: the same four growing at 60 MiB/h each; the clustered interval is narrow.
+  const agree = pooledTrend(drift.map((g, r) => g.map((p) => ({ ...p, y: p.y + (60 - (rates[r] ?? 0)) * p.x }))));
+  t.ok(
+    agree !== undefined && Math.abs(agree.slope - 60) < 2 && agree.ci95 < 5,
+    `agreeing ${agree?.slope} ± ${agree?.ci95}`,
+  );
+  // Two processes are too few to say how processes vary: the interval falls back to the samples.
+  t.equal(pooledTrend(drift.slice(0, 2))?.clusters, undefined);
   t.equal(pooledTrend([]), undefined);
 });
 
