@@ -3,15 +3,17 @@ import t from 'tap';
 import {
   fingerprint,
   hashFiles,
+  isGitError,
   knownHostsName,
   NO_MATCHING_FILES,
   parseKnownHosts,
   parseRepoUri,
+  resolveRef,
   selectFiles,
   type TreeFile,
   verifyHostKey,
 } from '../src/git/index.js';
-import { FLUSH, PktReader, pktLine } from '../src/git/pkt-line.js';
+import { FLUSH, MAX_PKT_PAYLOAD, PktLineTooLong, PktReader, pktLine } from '../src/git/pkt-line.js';
 
 t.test('parseRepoUri: every scheme the CRD allows', async (t) => {
   t.same(parseRepoUri('https://git.example.com/team/repo.git'), {
@@ -90,6 +92,28 @@ t.test('known_hosts: plain, port, hashed, wildcard, negated and revoked entries'
   const revoked = parseKnownHosts(`@revoked * ssh-ed25519 ${b64}\ngit.example.com ssh-ed25519 ${b64}`);
   t.equal(verifyHostKey(revoked, 'git.example.com', 22, key), 'revoked');
   t.match(fingerprint(key), /^SHA256:[A-Za-z0-9+/]{43}$/);
+});
+
+t.test('pktLine: the longest payload fits, one byte more is refused before anything is sent', async (t) => {
+  const longest = pktLine(Buffer.alloc(MAX_PKT_PAYLOAD, 0x61));
+  t.equal(longest.subarray(0, 4).toString('ascii'), 'fff0');
+  t.equal(longest.length, 65520);
+  t.throws(() => pktLine('a'.repeat(MAX_PKT_PAYLOAD + 1)), PktLineTooLong);
+  try {
+    pktLine(Buffer.alloc(70_000));
+  } catch (err: unknown) {
+    t.equal((err as PktLineTooLong).code, 'PktLineTooLong');
+    t.match((err as Error).message, /70000 bytes/);
+  }
+  // A git:// source whose request line cannot be one pkt-line fails as the source's error, before any
+  // connection (port 9 on loopback: nothing is asked of it), and without an uncaught throw.
+  const uri = `git://127.0.0.1:9/${'r'.repeat(70_000)}.git`;
+  const err = await resolveRef({ uri }, { branch: 'main' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(isGitError(err, 'Config'), `a Config GitError: ${(err as { code?: string }).code}`);
+  t.match((err as Error).message, /too long for the git:\/\/ protocol/);
 });
 
 t.test('pkt-line reader: packets across chunk boundaries, then the raw rest', async (t) => {

@@ -10,7 +10,7 @@ import {
   parseRepoUri,
   verifyHostKey,
 } from '../src/git/index.js';
-import { FLUSH, type Packet, PktReader, pktLine } from '../src/git/pkt-line.js';
+import { FLUSH, MAX_PKT_PAYLOAD, type Packet, PktLineTooLong, PktReader, pktLine } from '../src/git/pkt-line.js';
 
 // Hostile input for the pure git parsers (issue 9): repository URIs, known_hosts text and pkt-line streams.
 // Each input is accepted with a well-formed result or refused with a plain Error that says what is wrong;
@@ -435,4 +435,24 @@ t.test('pkt-line: encoded packets read back exactly, whatever the chunking, and 
     runs(500),
   );
   t.pass('round trip');
+});
+
+t.test('pkt-line: the encoder takes what one packet holds and refuses the rest', async (t) => {
+  await fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 * MAX_PKT_PAYLOAD }), (length) => {
+      let encoded: Buffer | undefined;
+      try {
+        encoded = pktLine(Buffer.alloc(length, 0x62));
+      } catch (err: unknown) {
+        return length > MAX_PKT_PAYLOAD && err instanceof PktLineTooLong && err.bytes === length;
+      }
+      return (
+        length <= MAX_PKT_PAYLOAD &&
+        Number.parseInt(encoded.subarray(0, 4).toString('ascii'), 16) === length + 4 &&
+        encoded.length === length + 4
+      );
+    }),
+    runs(300),
+  );
+  t.pass('encoded exactly up to the limit, refused beyond it');
 });

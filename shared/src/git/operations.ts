@@ -42,6 +42,8 @@ function wrap(uri: string, err: unknown, t: Transport): GitError {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
   switch (code) {
+    case 'PktLineTooLong':
+      return new GitError('Config', uri, message, { cause: err });
     case 'NotFoundError':
       return new GitError('RefNotFound', uri, `not found on the server: ${message.replace(/^Could not find /, '')}`, {
         cause: err,

@@ -1,6 +1,22 @@
-/** Encodes one pkt-line. */
+/** The largest payload of one pkt-line: its four hex digits of length count themselves (65520 in all). */
+export const MAX_PKT_PAYLOAD = 65516;
+
+/** A payload that does not fit in one pkt-line (its length field would wrap and corrupt the stream). */
+export class PktLineTooLong extends Error {
+  override readonly name = 'PktLineTooLong';
+  readonly code = 'PktLineTooLong' as const;
+  readonly bytes: number;
+
+  constructor(bytes: number) {
+    super(`a git protocol line of ${bytes} bytes is longer than the ${MAX_PKT_PAYLOAD} bytes one pkt-line holds`);
+    this.bytes = bytes;
+  }
+}
+
+/** Encodes one pkt-line; throws PktLineTooLong for a payload over MAX_PKT_PAYLOAD bytes. */
 export function pktLine(payload: string | Uint8Array): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
+  if (data.length > MAX_PKT_PAYLOAD) throw new PktLineTooLong(data.length);
   return Buffer.concat([Buffer.from((data.length + 4).toString(16).padStart(4, '0'), 'ascii'), data]);
 }
 

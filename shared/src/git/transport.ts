@@ -262,12 +262,23 @@ function openGitDaemon(
   signal: AbortSignal,
 ): Promise<Connection> {
   return new Promise((resolve, reject) => {
+    // git-upload-pack <path>\0host=<host>\0[\0version=2\0], encoded before connecting: a path too long for
+    // one pkt-line is the source's mistake, not the server's, and must not throw in a socket callback.
+    let request: Buffer;
+    try {
+      request = pktLine(
+        `git-upload-pack ${parsed.path}\0host=${parsed.host}:${parsed.port}\0${v2 ? '\0version=2\0' : ''}`,
+      );
+    } catch (err: unknown) {
+      reject(
+        new GitError('Config', remote.uri, 'the repository path is too long for the git:// protocol', { cause: err }),
+      );
+      return;
+    }
     const socket: Socket = netConnect({ host: parsed.host, port: parsed.port, signal });
     socket.once('error', (err) => reject(networkError(remote.uri, err, signal)));
     socket.once('connect', () => {
-      // git-upload-pack <path>\0host=<host>\0[\0version=2\0]
-      const request = `git-upload-pack ${parsed.path}\0host=${parsed.host}:${parsed.port}\0${v2 ? '\0version=2\0' : ''}`;
-      socket.write(pktLine(request));
+      socket.write(request);
       resolve({
         input: socket,
         write: (d) => socket.write(d),
