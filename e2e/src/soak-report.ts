@@ -5,6 +5,7 @@ import {
   percentile,
   pooledTrend,
   type Trend,
+  type TrendPoint,
   type TrendVerdict,
 } from './soak-stats.js';
 
@@ -98,6 +99,9 @@ export interface SoakResult {
   readonly notReady: Readonly<Record<string, number>>;
 }
 
+/** Length of the blocks a stint's samples are clustered in for its own slope's interval. */
+export const BLOCK_SECONDS = 300;
+
 /** Minimum data for a trend verdict. */
 export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
 
@@ -113,8 +117,9 @@ export const TREND_MINIMUM = { samples: 10, spanMinutes: 5 } as const;
  * - inside each replica's stint (shown, not judged): warm-up and a leak within a process together; with
  *   kills every few minutes no stint outlives its warm-up. When one process held the role throughout
  *   (--kill-every-minutes 0) this is the slope judged, and the other is only shown.
- * Each point names its process, so with three or more processes the intervals are clustered by process:
- * how far apart the replicas are decides the width, not how many samples each gave.
+ * Each point names its process, so with three or more processes the interval across the run is clustered
+ * by process: how far apart the replicas are decides the width, not how many samples each gave. A stint's
+ * own slope is clustered by 5-minute blocks of its life (a lone process's 20 minutes are only 4 blocks).
  */
 export function memoryTrends(
   samples: readonly Sample[],
@@ -130,17 +135,20 @@ export function memoryTrends(
       ['RSS', (s: Sample) => s.rssMiB],
       ['heap used', (s: Sample) => s.heapUsedMiB],
     ] as const) {
-      const byAge = new Map<number, { x: number; y: number }[]>();
+      const byAge = new Map<number, TrendPoint[]>();
       // A stint: the samples of one process in this role (a replica changes role at most once: a follower
       // becomes the leader when the leader dies).
-      const stints = new Map<string, { x: number; y: number }[]>();
+      const stints = new Map<string, TrendPoint[]>();
       for (const s of kept) {
         if (!Number.isFinite(pick(s))) continue;
         const key = `${s.replica}/${s.pid}`;
-        const point = { x: s.t / 3600, y: pick(s), cluster: key };
+        const x = s.t / 3600;
         const age = Math.floor(s.roleAge / 60);
-        byAge.set(age, [...(byAge.get(age) ?? []), point]);
-        stints.set(key, [...(stints.get(key) ?? []), point]);
+        byAge.set(age, [...(byAge.get(age) ?? []), { x, y: pick(s), cluster: key }]);
+        // Inside a stint, blocks of BLOCK_SECONDS of the process's life: neighbouring samples move
+        // together, blocks far apart much less, so a lone process's interval still reflects that.
+        const block = `${key}#${Math.floor(s.roleAge / BLOCK_SECONDS)}`;
+        stints.set(key, [...(stints.get(key) ?? []), { x, y: pick(s), cluster: block }]);
       }
       const processes = `${stints.size} ${stints.size === 1 ? 'process' : 'processes'}`;
       // One process in the role (a run without kills): its own slope is the leak test, and there is no
@@ -256,7 +264,7 @@ export function renderReport(r: SoakResult): string {
 
   lines.push('## Memory and event loop', '');
   lines.push(
-    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role; the verdict compares replicas of the same age across the run (each minute of age at its own level), the stints' own slopes include each process's warm-up. With three or more processes the 95 % interval is clustered by process (samples of one process are not independent); a verdict needs the whole interval on one side of the limit.`,
+    `Trends: least-squares slope over the samples after ${f1(r.warmupMinutes)} min of warm-up and after each replica's first ${r.roleWarmupSeconds} s in its role; the verdict compares replicas of the same age across the run (each minute of age at its own level), the stints' own slopes include each process's warm-up. Samples of one process are not independent: the 95 % interval across the run is clustered by process (with three or more), a stint's own by 5-minute blocks of its life (with three or more); a verdict needs the whole interval on one side of the limit.`,
     '',
   );
   lines.push(
@@ -264,7 +272,7 @@ export function renderReport(r: SoakResult): string {
     '|---|---:|---:|---:|---:|---|',
     ...r.trends.map(
       (t) =>
-        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h${t.trend.clusters === undefined ? '' : ` (CI over ${t.trend.clusters} processes)`}`} | ${t.informational === true ? `(${t.verdict})` : t.verdict}: ${t.why} |`,
+        `| ${t.series} | ${t.trend?.n ?? 0} | ${t.trend === undefined ? '-' : `${f1(t.trend.spanMinutes)} min`} | ${t.trend === undefined ? '-' : `${f0(t.trend.mean)} MiB`} | ${t.trend === undefined ? '-' : `${f1(t.trend.slope)} ± ${f1(t.trend.ci95)} MiB/h${t.trend.clusters === undefined ? '' : ` (${t.trend.clusters} clusters)`}`} | ${t.informational === true ? `(${t.verdict})` : t.verdict}: ${t.why} |`,
     ),
     '',
   );

@@ -118,6 +118,9 @@ t.test("memoryTrends: judged across the run at equal age; each stint's warm-up i
       [false, 'pass'],
     ],
   );
+  // The lone follower's own slope: its interval is clustered by 5-minute blocks of its 20 minutes.
+  t.equal(follower[1]?.trend?.clusters, 4);
+  t.match(follower[1]?.series, /inside each stint/);
   // Samples before the warm-up or in a replica's first seconds in the role are left out.
   t.equal(across?.trend?.n, flat.samples.filter((s) => s.leader && s.t >= 60 && s.roleAge >= 30).length);
 
