@@ -198,7 +198,7 @@ const max = (xs: readonly number[]) => {
 const count = (n: number) => n.toLocaleString('en-US');
 
 function accountingRow(label: string, a: Accounting): string {
-  return `| ${label} | ${count(a.expected)} | ${count(a.created)} | ${a.missing.length} | ${a.unexpected.length} | ${a.duplicated.length} | ${exact(a) ? 'exact' : '**MISMATCH**'} |`;
+  return `| ${label} | ${count(a.expected)} | ${count(a.created)} | ${a.missing.length} | ${a.unexpected.length} | ${a.duplicated.length} | ${a.unconfirmed?.length ?? 0} | ${exact(a) ? 'exact' : '**MISMATCH**'} |`;
 }
 
 /** The markdown report: verdicts and figures first, then a compact time series. */
@@ -210,6 +210,7 @@ export function renderReport(r: SoakResult): string {
     missing: [...r.schedule.missing, ...r.webhooks.missing],
     unexpected: [...r.schedule.unexpected, ...r.webhooks.unexpected],
     duplicated: [...r.schedule.duplicated, ...r.webhooks.duplicated],
+    unconfirmed: [...(r.schedule.unconfirmed ?? []), ...(r.webhooks.unconfirmed ?? [])],
   };
   const mem = memoryVerdict(r.trends);
   lines.push(`# Soak: ${f1(r.durationMinutes)} min${r.interrupted ? ' (interrupted)' : ''}`, '');
@@ -225,13 +226,19 @@ export function renderReport(r: SoakResult): string {
   );
   lines.push('## Jobs expected vs created', '');
   lines.push(
-    '| runs | expected | created | missing | unexpected | duplicated | |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| runs | expected | created | missing | unexpected | duplicated | answer lost, ran once | |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
   );
   lines.push(accountingRow('ScheduleTrigger: commit x trigger of its repository', r.schedule));
   lines.push(accountingRow('WebhookTrigger: one per 202', r.webhooks));
   lines.push(accountingRow('total', total), '');
   if (r.mismatchDetails.length > 0) lines.push(...r.mismatchDetails.map((d) => `- ${d}`), '');
+  const unconfirmed = total.unconfirmed ?? [];
+  if (unconfirmed.length > 0)
+    lines.push(
+      `Answer lost, ran once: ${unconfirmed.length} Job(s) of requests whose replica was killed before its answer arrived (the request had been accepted; at most one per such request): ${unconfirmed.slice(0, 5).join(', ')}.`,
+      '',
+    );
   lines.push(
     `Commits: ${count(r.commits.made)} (a repository is committed again only ${r.commits.minGapSeconds} s after its previous commit; ${r.commits.skipped} ticks found no such repository). ` +
       `Webhook answers: ${Object.entries(r.webhookAnswers)

@@ -245,6 +245,12 @@ export interface Accounting {
   readonly unexpected: string[];
   /** Keys with more than one Job, and how many. */
   readonly duplicated: [string, number][];
+  /**
+   * Jobs of requests whose answer never arrived (the replica died answering): the server may have
+   * accepted such a request and then must run it, once. Counted apart from `unexpected`, at most one per
+   * request whose answer was lost (allowUnanswered).
+   */
+  readonly unconfirmed?: string[];
 }
 
 /** Compares the expected run keys with the keys of the Jobs seen (one entry per Job). */
@@ -260,7 +266,39 @@ export function account(expected: ReadonlySet<string>, jobKeys: readonly string[
   };
 }
 
-/** Whether an accounting is exact: every expected key has exactly one Job and no other Job exists. */
+/**
+ * Moves up to `unanswered` unexpected keys to `unconfirmed`: a request sent to a replica that died before
+ * its answer arrived has an unknown outcome (accepted and recorded, so run by the journal's replay, or
+ * never accepted), and each such request may account for one Job of its own. A key with two Jobs stays
+ * duplicated whatever the reason.
+ */
+export function allowUnanswered(a: Accounting, unanswered: number): Accounting {
+  const duplicated = new Set(a.duplicated.map(([k]) => k));
+  const unconfirmed = [...(a.unconfirmed ?? [])];
+  const unexpected: string[] = [];
+  for (const k of a.unexpected) {
+    if (unconfirmed.length < unanswered && !duplicated.has(k)) unconfirmed.push(k);
+    else unexpected.push(k);
+  }
+  return { ...a, unexpected, unconfirmed };
+}
+
+/** Requests whose answer was lost: the answers counted under an error code instead of an HTTP status. */
+export function unansweredRequests(answers: Readonly<Record<string, number>>): number {
+  return Object.entries(answers)
+    .filter(([k]) => !/^\d{3}$/.test(k))
+    .reduce((n, [, v]) => n + v, 0);
+}
+
+/**
+ * Whether an accounting is exact: every expected key has exactly one Job, and no other Job exists but at
+ * most one for each request whose answer was lost.
+ */
 export function exact(a: Accounting): boolean {
-  return a.missing.length === 0 && a.unexpected.length === 0 && a.duplicated.length === 0 && a.created === a.expected;
+  return (
+    a.missing.length === 0 &&
+    a.unexpected.length === 0 &&
+    a.duplicated.length === 0 &&
+    a.created === a.expected + (a.unconfirmed?.length ?? 0)
+  );
 }

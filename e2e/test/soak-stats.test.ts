@@ -1,6 +1,16 @@
 import t from 'tap';
 import { memoryTrends, memoryVerdict, type Sample } from '../src/soak-report.js';
-import { account, eligibleRepos, exact, judgeTrend, linearTrend, percentile, pooledTrend } from '../src/soak-stats.js';
+import {
+  account,
+  allowUnanswered,
+  eligibleRepos,
+  exact,
+  judgeTrend,
+  linearTrend,
+  percentile,
+  pooledTrend,
+  unansweredRequests,
+} from '../src/soak-stats.js';
 
 // The soak's verdicts are only as good as these figures.
 
@@ -159,4 +169,20 @@ t.test('percentile, commit spacing and the Job accounting', async (t) => {
   t.same(bad.unexpected, ['t3@c9']);
   t.same(bad.duplicated, [['t1@c1', 2]]);
   t.notOk(exact(bad));
+  // A request whose answer was lost may have been accepted: one Job for it is allowed, not two, and not
+  // more Jobs than such requests.
+  const hooks = account(new Set(['w1#request:a']), ['w1#request:a', 'w1#request:x', 'w2#request:y', 'w2#request:y']);
+  t.notOk(exact(hooks));
+  const one = allowUnanswered(account(new Set(['w1#request:a']), ['w1#request:a', 'w1#request:x']), 1);
+  t.same(one.unconfirmed, ['w1#request:x']);
+  t.same(one.unexpected, []);
+  t.ok(exact(one), 'one Job for the one request whose answer was lost');
+  const twice = allowUnanswered(hooks, 2);
+  t.same(twice.unconfirmed, ['w1#request:x'], 'a key with two Jobs stays a duplicate');
+  t.same(twice.unexpected, ['w2#request:y']);
+  t.notOk(exact(twice));
+  const none = allowUnanswered(account(new Set(['w1#request:a']), ['w1#request:a', 'w1#request:x']), 0);
+  t.same(none.unexpected, ['w1#request:x']);
+  t.notOk(exact(none), 'no lost answer: the Job is unexpected');
+  t.equal(unansweredRequests({ '202': 17_999, '503': 3, UND_ERR_SOCKET: 1, TimeoutError: 2 }), 3);
 });
