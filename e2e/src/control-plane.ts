@@ -17,6 +17,8 @@ export interface ControlPlaneOptions {
   readonly detached?: boolean;
   /** Progress messages. */
   readonly log?: (message: string) => void;
+  /** More kube-apiserver flags (a benchmark's audit log, say), after the harness's own. */
+  readonly apiServerArgs?: readonly string[];
 }
 
 /** What a running control plane exposes, and what `state.json` records. */
@@ -154,6 +156,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           '--disable-admission-plugins=ServiceAccount',
           '--endpoint-reconciler-type=none',
           '--v=0',
+          ...(options.apiServerArgs ?? []),
         ],
         join(dir, 'kube-apiserver.log'),
         watch,
