@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Parser } from 'tap-parser';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { ENV } from './harness.js';
@@ -34,22 +34,31 @@ async function testFiles(root: string): Promise<string[]> {
   return files.sort();
 }
 
-async function count(dir: string): Promise<Totals> {
+/**
+ * Totals over the per-file result files, counting top-level test points. A file that tap's own stream
+ * reports as failed (`failedFiles`: it crashed, or exited non-zero after its plan) counts at least one
+ * failure even when its own results show none or it left no result file: a crash before any test point
+ * leaves a plan of `1..0`, which parses as a pass.
+ */
+async function count(dir: string, failedFiles: ReadonlySet<string>): Promise<Totals> {
   const totals: Totals = { pass: 0, fail: 0, skip: 0 };
+  const counted = new Set<string>();
   for (const file of await resultFiles(dir)) {
     const text = await readFile(file, 'utf8');
+    const name = relative(dir, file).replace(/\.tap$/, '');
+    counted.add(name);
     await new Promise<void>((resolve) => {
       const parser = new Parser((results) => {
         totals.pass += results.pass - results.skip - results.todo;
-        totals.fail += results.fail;
         totals.skip += results.skip + results.todo;
-        // A file that crashed before its plan still failed.
-        if (!results.ok && results.fail === 0) totals.fail += 1;
+        const failed = !results.ok || failedFiles.has(name);
+        totals.fail += results.fail > 0 ? results.fail : failed ? 1 : 0;
         resolve();
       });
       parser.end(text);
     });
   }
+  for (const name of failedFiles) if (!counted.has(name)) totals.fail += 1;
   return totals;
 }
 
@@ -82,10 +91,11 @@ async function main(): Promise<number> {
     const args = ['--output-dir', resultsDir, ...selected];
     // tap's own entry point, run by this very Node (24), so test processes use it too.
     const tapEntry = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
+    const failedFiles = new Set<string>();
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, [tapEntry, ...args], {
         cwd: root,
-        stdio: 'inherit',
+        stdio: ['inherit', 'pipe', 'inherit'],
         env: {
           ...process.env,
           [ENV.dir]: plane?.dir,
@@ -94,10 +104,21 @@ async function main(): Promise<number> {
           PATH: `${binDir}:${process.env.PATH ?? ''}`,
         },
       });
+      // tap's own stream names every file that failed as a whole (one top-level point per file).
+      const top = new Parser();
+      top.on('assert', (point: { ok: boolean; name: string; skip?: unknown; todo?: unknown }) => {
+        if (!point.ok && !point.skip && !point.todo) failedFiles.add(point.name);
+      });
+      child.stdout?.on('data', (chunk: Buffer) => {
+        process.stdout.write(chunk);
+        top.write(chunk);
+      });
+      child.stdout?.once('end', () => top.end());
       child.once('error', reject);
-      child.once('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
+      // 'close' comes after stdout ended, so every point has been parsed.
+      child.once('close', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
     });
-    const totals = await count(resultsDir);
+    const totals = await count(resultsDir, failedFiles);
     await rm(resultsDir, { recursive: true, force: true });
     if (code !== 0 && totals.fail === 0) totals.fail = 1;
     process.stdout.write(
