@@ -8,18 +8,25 @@ export function auditMillis(stamp: string): number {
   return Date.parse(`${m[1]}Z`) + Number(`0${m[2] ?? ''}`) * 1000;
 }
 
+/** When the API server received a create and when it completed it (wall-clock ms). */
+export interface Creation {
+  readonly received: number;
+  readonly completed: number;
+}
+
 /**
- * Name -> when its create completed, for every successful create (201, stage ResponseComplete) in `log`
- * whose request body names the object (audit level Request or above). Lines that are not audit events
- * are skipped: the log may end in a line still being written.
+ * Name -> when its create was received and completed, for every successful create (201, stage
+ * ResponseComplete) in `log` whose request body names the object (audit level Request or above). Lines
+ * that are not audit events are skipped: the log may end in a line still being written.
  */
-export function createdAt(log: string): Map<string, number> {
-  const out = new Map<string, number>();
+export function createdAt(log: string): Map<string, Creation> {
+  const out = new Map<string, Creation>();
   for (const line of log.split('\n')) {
     let e: {
       verb?: string;
       stage?: string;
       stageTimestamp?: string;
+      requestReceivedTimestamp?: string;
       responseStatus?: { code?: number };
       requestObject?: { metadata?: { name?: string } };
     };
@@ -31,8 +38,9 @@ export function createdAt(log: string): Map<string, number> {
     const name = e?.requestObject?.metadata?.name;
     if (e?.verb !== 'create' || e.stage !== 'ResponseComplete' || e.responseStatus?.code !== 201) continue;
     if (name === undefined || e.stageTimestamp === undefined) continue;
-    const at = auditMillis(e.stageTimestamp);
-    if (Number.isFinite(at)) out.set(name, at);
+    const completed = auditMillis(e.stageTimestamp);
+    const received = auditMillis(e.requestReceivedTimestamp ?? '');
+    if (Number.isFinite(completed) && Number.isFinite(received)) out.set(name, { received, completed });
   }
   return out;
 }

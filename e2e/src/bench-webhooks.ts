@@ -6,7 +6,7 @@ import { API_VERSION } from '@git-events-runner/shared';
 import { KubeConfig, type V1Job, Watch } from '@kubernetes/client-node';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
-import { createdAt } from './audit.js';
+import { type Creation, createdAt } from './audit.js';
 import { startControlPlane } from './control-plane.js';
 import { startControllerProcess } from './controller-process.js';
 import { createGitFixtures } from './git-fixtures.js';
@@ -46,8 +46,8 @@ const AUDIT_POLICY = stringify({
   ],
 });
 
-/** When the API server finished creating each Job (name -> wall-clock ms), from its audit log. */
-async function auditedCreations(path: string): Promise<Map<string, number>> {
+/** When the API server received and finished each Job's create (wall-clock ms), from its audit log. */
+async function auditedCreations(path: string): Promise<Map<string, Creation>> {
   return createdAt(await readFile(path, 'utf8').catch(() => ''));
 }
 
@@ -195,20 +195,27 @@ async function main(): Promise<void> {
           }
         }
         // The audit log is flushed every second.
-        let created = new Map<string, number>();
+        let created = new Map<string, Creation>();
         for (let i = 0; i < 20 && [...sentFor.keys()].some((j) => !created.has(j)); i++) {
           await sleep(500);
           created = await auditedCreations(auditLog);
         }
-        const createdDelays = [...sentFor].flatMap(([job, sentAt]) => {
+        // Request to Job created, split where the controller hands the create to the API server.
+        const createdDelays: number[] = [];
+        const toCreate: number[] = [];
+        const inApiServer: number[] = [];
+        for (const [job, sentAt] of sentFor) {
           const at = created.get(job);
-          return at === undefined ? [] : [at - sentAt];
-        });
+          if (at === undefined) continue;
+          createdDelays.push(at.completed - sentAt);
+          toCreate.push(at.received - sentAt);
+          inApiServer.push(at.completed - at.received);
+        }
         const answered = answers.map((a) => a.answeredAt - a.sentAt);
         const codes = new Map<number, number>();
         for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
         lines.push(
-          `| ${ack} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs) | ${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs; ${answers.length} requests) | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
+          `| ${ack} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs; create sent ${pct(toCreate, 0.5).toFixed(1)} / ${pct(toCreate, 0.99).toFixed(1)}, in the API server ${pct(inApiServer, 0.5).toFixed(1)} / ${pct(inApiServer, 0.99).toFixed(1)}) | ${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs; ${answers.length} requests) | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
         );
       };
       await run('/bench/quiet/src', 100, 10);

@@ -12,30 +12,41 @@ t.test('auditMillis: microseconds kept, anything else refused', async (t) => {
   t.ok(Number.isNaN(auditMillis('')));
 });
 
-t.test('createdAt: successful creates by name; other stages, verbs, failures and torn lines ignored', async (t) => {
-  const event = (over: Record<string, unknown>) =>
-    JSON.stringify({
-      kind: 'Event',
-      verb: 'create',
-      stage: 'ResponseComplete',
-      stageTimestamp: '2026-12-03T17:55:01.000250Z',
-      responseStatus: { code: 201 },
-      requestObject: { metadata: { name: 'job-a' } },
-      ...over,
+t.test(
+  'createdAt: successful creates by name with both times; other stages, verbs, failures, missing times and torn lines ignored',
+  async (t) => {
+    const event = (over: Record<string, unknown>) =>
+      JSON.stringify({
+        kind: 'Event',
+        verb: 'create',
+        stage: 'ResponseComplete',
+        stageTimestamp: '2026-12-03T17:55:01.000250Z',
+        requestReceivedTimestamp: '2026-12-03T17:55:00.990125Z',
+        responseStatus: { code: 201 },
+        requestObject: { metadata: { name: 'job-a' } },
+        ...over,
+      });
+    const log = [
+      event({}),
+      event({ requestObject: { metadata: { name: 'job-b' } }, stageTimestamp: '2026-12-03T17:55:02.5Z' }),
+      event({ requestObject: { metadata: { name: 'job-c' } }, responseStatus: { code: 409 } }),
+      event({ requestObject: { metadata: { name: 'job-d' } }, stage: 'ResponseStarted' }),
+      event({ requestObject: { metadata: { name: 'job-e' } }, verb: 'update' }),
+      event({ requestObject: { metadata: {} } }),
+      event({ requestObject: { metadata: { name: 'job-f' } }, requestReceivedTimestamp: undefined }),
+      '{"kind":"Event","verb":"cre',
+      '',
+    ].join('\n');
+    const got = createdAt(log);
+    t.same([...got.keys()], ['job-a', 'job-b']);
+    t.same(got.get('job-a'), {
+      received: Date.UTC(2026, 11, 3, 17, 55, 0) + 990.125,
+      completed: Date.UTC(2026, 11, 3, 17, 55, 1) + 0.25,
     });
-  const log = [
-    event({}),
-    event({ requestObject: { metadata: { name: 'job-b' } }, stageTimestamp: '2026-12-03T17:55:02.5Z' }),
-    event({ requestObject: { metadata: { name: 'job-c' } }, responseStatus: { code: 409 } }),
-    event({ requestObject: { metadata: { name: 'job-d' } }, stage: 'ResponseStarted' }),
-    event({ requestObject: { metadata: { name: 'job-e' } }, verb: 'update' }),
-    event({ requestObject: { metadata: {} } }),
-    '{"kind":"Event","verb":"cre',
-    '',
-  ].join('\n');
-  const got = createdAt(log);
-  t.same([...got.keys()], ['job-a', 'job-b']);
-  t.equal(got.get('job-a'), Date.UTC(2026, 11, 3, 17, 55, 1) + 0.25);
-  t.equal(got.get('job-b'), Date.UTC(2026, 11, 3, 17, 55, 2) + 500);
-  t.equal(createdAt('').size, 0);
-});
+    t.same(got.get('job-b'), {
+      received: Date.UTC(2026, 11, 3, 17, 55, 0) + 990.125,
+      completed: Date.UTC(2026, 11, 3, 17, 55, 2) + 500,
+    });
+    t.equal(createdAt('').size, 0);
+  },
+);
