@@ -20,6 +20,7 @@ export function jobPhase(job: V1Job): Phase {
 }
 
 const WAIT_TIMEOUT = 'git-events-runner.rs/wait-timeout-seconds';
+const PASS_GAP_MS = 100;
 
 /**
  * The cluster-wide Job queue, run by the leader. Jobs are created suspended; the queue admits the oldest
@@ -42,6 +43,7 @@ export class JobQueue {
   #pass: Promise<void> = Promise.resolve();
   #again = false;
   #running = false;
+  #lastPass = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: CheckContext, metrics: Metrics) {
     this.#ctx = ctx;
@@ -137,13 +139,20 @@ export class JobQueue {
     );
   }
 
-  /** Runs a reconcile pass soon; passes never overlap, and a request during a pass runs one more. */
+  /**
+   * Runs a reconcile pass soon; passes never overlap, and a request during a pass runs one more. Passes
+   * start at least PASS_GAP_MS apart: every Job event pokes, and a burst of Job creations then costs a
+   * few passes over the Jobs instead of one per Job.
+   */
   poke(): void {
     if (!this.#running) return;
     if (this.#again) return;
     this.#again = true;
     this.#pass = this.#pass.then(async () => {
+      const wait = this.#lastPass + PASS_GAP_MS - this.#ctx.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, PASS_GAP_MS)));
       this.#again = false;
+      this.#lastPass = this.#ctx.now();
       try {
         await this.#reconcile();
       } catch (err: unknown) {
@@ -156,20 +165,22 @@ export class JobQueue {
     if (!this.#running) return;
     const config = this.#config();
     const limit = config.action.maxRunningJobs;
-    const jobs = this.#world.jobs.list().filter((j) => j.metadata?.deletionTimestamp === undefined);
-    const running = jobs.filter((j) => jobPhase(j) === 'Running');
-    const waiting = jobs
-      .filter((j) => jobPhase(j) === 'Queued')
-      .sort(
-        (a, b) =>
-          new Date(a.metadata?.creationTimestamp ?? 0).getTime() -
-          new Date(b.metadata?.creationTimestamp ?? 0).getTime(),
-      );
     const now = this.#ctx.now();
-    const fresh: V1Job[] = [];
-    for (const job of waiting) {
+    // Every Job event runs a pass, and Jobs that wait can number thousands: one linear walk, timestamps
+    // read once, and a sort only when there is room to admit.
+    let running = 0;
+    const waiting: { job: V1Job; created: number }[] = [];
+    for (const job of this.#world.jobs.list()) {
+      if (job.metadata?.deletionTimestamp !== undefined) continue;
+      const phase = jobPhase(job);
+      if (phase === 'Running') running += 1;
+      else if (phase === 'Queued')
+        waiting.push({ job, created: new Date(job.metadata?.creationTimestamp ?? now).getTime() });
+    }
+    const fresh: { job: V1Job; created: number }[] = [];
+    for (const entry of waiting) {
+      const { job, created } = entry;
       const timeout = Number(job.metadata?.annotations?.[WAIT_TIMEOUT] ?? config.action.jobWaitingTimeoutSeconds);
-      const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
       if (now - created > timeout * 1000) {
         // Marked before the delete: the watch may report the deletion before the call returns.
         const uid = job.metadata?.uid ?? '';
@@ -190,10 +201,12 @@ export class JobQueue {
               this.#log.warn({ job: job.metadata?.name, err: messageOf(err) }, 'could not delete an expired Job');
             }
           });
-      } else fresh.push(job);
+      } else fresh.push(entry);
     }
-    let capacity = limit - running.length;
-    for (const job of fresh) {
+    let capacity = limit - running;
+    // The oldest first.
+    if (capacity > 0) fresh.sort((a, b) => a.created - b.created);
+    for (const { job, created } of fresh) {
       if (capacity <= 0) break;
       try {
         await this.#batch.patchNamespacedJob(
@@ -205,7 +218,6 @@ export class JobQueue {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
         capacity -= 1;
-        const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
         this.#metrics.queueWaitingDuration.observe(Math.max(0, now - created) / 1000);
       } catch (err: unknown) {
         if (statusOf(err) !== 404)
@@ -214,6 +226,6 @@ export class JobQueue {
     }
     this.#metrics.queueLimit.set(limit);
     this.#metrics.queueRunning.set(limit - capacity);
-    this.#metrics.queueWaiting.set(Math.max(0, fresh.length - (limit - running.length - capacity)));
+    this.#metrics.queueWaiting.set(Math.max(0, fresh.length - (limit - running - capacity)));
   }
 }
