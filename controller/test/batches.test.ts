@@ -57,3 +57,67 @@ t.test('a failing run does not stop the key', async (t) => {
   t.same(seen, [[1], [2]]);
   t.equal(b.size, 0);
 });
+
+t.test('a released batch lets the next one start, up to depth at once; items never join a started batch', async (t) => {
+  const runs: number[][] = [];
+  const ends: { resolve(): void }[] = [];
+  const releases: (() => void)[] = [];
+  const b = new Batches<number>(
+    async (_key, items, release) => {
+      runs.push(items);
+      releases.push(release);
+      const end = deferred();
+      ends.push(end);
+      await end.promise;
+    },
+    { depth: 2 },
+  );
+  const tick = () => new Promise((r) => setImmediate(r));
+  b.submit('k', 1);
+  b.submit('k', 2);
+  t.same(runs, [[1]], 'the next batch waits while the first has not released');
+  releases[0]?.();
+  t.same(runs, [[1], [2]], 'released: the waiting items start as the second batch');
+  b.submit('k', 3);
+  b.submit('k', 4);
+  releases[1]?.();
+  t.same(runs, [[1], [2]], 'two batches run: a third waits for one to end, released or not');
+  t.equal(b.waiting, 2);
+  ends[0]?.resolve();
+  await tick();
+  t.same(runs, [[1], [2], [3, 4]], 'the first ended: the waiting items start together');
+  releases[2]?.();
+  releases[2]?.();
+  b.submit('k', 5);
+  t.equal(runs.length, 3, 'released twice, still two batches run: the new item waits for room');
+  ends[1]?.resolve();
+  await tick();
+  t.same(runs.at(-1), [5], 'room again: it starts');
+  const idle = b.idle();
+  ends[2]?.resolve();
+  ends[3]?.resolve();
+  await idle;
+  t.equal(b.size, 0, 'idle again');
+});
+
+t.test('with depth 1 a release is ignored: the next batch starts when this one ends', async (t) => {
+  const runs: number[][] = [];
+  const ends: { resolve(): void }[] = [];
+  const b = new Batches<number>(async (_key, items, release) => {
+    runs.push(items);
+    release();
+    const end = deferred();
+    ends.push(end);
+    await end.promise;
+  });
+  b.submit('k', 1);
+  b.submit('k', 2);
+  t.same(runs, [[1]]);
+  const idle = b.idle();
+  ends[0]?.resolve();
+  await new Promise((r) => setImmediate(r));
+  t.same(runs, [[1], [2]]);
+  ends[1]?.resolve();
+  await idle;
+  t.equal(b.size, 0);
+});

@@ -72,3 +72,33 @@ t.test('a failed write rejects only the callers it carried; the next batch still
   t.same(s.state.status, ['second']);
   t.equal(w.size, 0);
 });
+
+t.test('with a gap, writes arriving within it after a write go out together, on top of that write', async (t) => {
+  const s = store();
+  const sleeps: { ms: number; resolve(): void }[] = [];
+  const w = new StatusWrites<string[], Obj>({
+    gapMs: 200,
+    sleep: (ms) => new Promise<void>((resolve) => sleeps.push({ ms, resolve })),
+  });
+  const append = (x: string) => (fresh: string[] | undefined) => [...(fresh ?? []), x];
+  const stale: Obj = { rv: 0, status: undefined };
+  const a = w.write('k', append('a'), stale, s.write);
+  await a;
+  t.equal(s.writes.length, 1, 'the first write goes out at once');
+  t.equal(w.size, 1, 'the key stays open for the gap');
+  t.same(
+    sleeps.map((x) => x.ms),
+    [200],
+  );
+  const later = ['b', 'c'].map((x) => w.write('k', append(x), stale, s.write));
+  await new Promise((r) => setImmediate(r));
+  t.equal(s.writes.length, 1, 'writes within the gap wait for it');
+  sleeps[0]?.resolve();
+  await Promise.all(later);
+  t.equal(s.writes.length, 2, 'and go out as one');
+  t.same(s.writes[1]?.first?.rv, 2, 'starting from the object the last write returned, not the stale copy');
+  t.same(s.state.status, ['a', 'b', 'c']);
+  sleeps[1]?.resolve();
+  await new Promise((r) => setImmediate(r));
+  t.equal(w.size, 0, 'nothing came within the second gap: the key is closed');
+});

@@ -16,6 +16,7 @@ import { buildJob, LABELS } from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
+import { type JobCreatedEvents, jobCreatedNote } from './job-events.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
@@ -46,6 +47,8 @@ export interface CheckContext {
    * the process stops. Absent: the check awaits it.
    */
   readonly background?: (work: Promise<void>) => void;
+  /** Coalesces JobCreated Events; absent: one Event per check and source. */
+  readonly jobEvents?: JobCreatedEvents;
 }
 
 /** What started a check. */
@@ -79,6 +82,16 @@ export interface CheckRequest {
    * must await or handle the promise.
    */
   readonly statusInBackground?: (write: Promise<void>) => void;
+  /**
+   * Called once the git exchange of every source is over: a webhook batch then lets the next batch of its
+   * trigger and source ask git while its own Jobs are created.
+   */
+  readonly onResolved?: () => void;
+  /**
+   * The status write waits for this (it must not reject): a check that started after another one, and
+   * overlaps it, writes after it, so a trigger's status never goes back to an older commit.
+   */
+  readonly after?: Promise<void>;
 }
 
 /** Jobs one check creates at once (a batch of webhook runs with onChangeOnly: false). */
@@ -203,6 +216,7 @@ async function checkSource(
   trigger: TriggerObject,
   name: string,
   req: CheckRequest,
+  resolved?: () => void,
 ): Promise<SourceResult> {
   const previous = trigger.status?.checkedSources?.[name];
   const source = sourceObject(ctx.world, trigger, name);
@@ -235,6 +249,8 @@ async function checkSource(
     }
   } catch (err: unknown) {
     return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
+  } finally {
+    resolved?.();
   }
   const changed = fileHash !== undefined ? previous?.fileHash !== fileHash : previous?.commitHash !== commit;
   const onChangeOnly = watch.onChangeOnly ?? true;
@@ -294,6 +310,19 @@ async function checkSource(
       slots.run(() => createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey)),
     ),
   );
+  // One Event for the Jobs this check created (a batch of webhook runs creates several at once): half
+  // the API writes of an Event per Job, and the same story on the trigger.
+  const fresh = created.flatMap((c) => (c.ok && c.created ? [c.name] : []));
+  if (fresh.length > 0) {
+    const subject = { kind: req.kind, namespace: req.namespace, name: req.name, uid };
+    // Neither path rejects (a failed publish is logged).
+    const event =
+      ctx.jobEvents !== undefined
+        ? ctx.jobEvents.add(subject, name, commit, fresh)
+        : publishEvent(ctx, subject, 'Normal', 'JobCreated', 'CreateJob', jobCreatedNote(fresh, name, commit));
+    if (ctx.background !== undefined) ctx.background(event);
+    else await event;
+  }
   const jobs: { runKey: string; name: string }[] = [];
   for (const [i, c] of created.entries()) {
     if (!c.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: c.message, previous };
@@ -319,7 +348,7 @@ async function createJob(
   ref: GitRef,
   commit: string,
   runKey: string,
-): Promise<{ ok: true; name: string } | { ok: false; message: string }> {
+): Promise<{ ok: true; name: string; created: boolean } | { ok: false; message: string }> {
   const uid = trigger.metadata.uid ?? '';
   const job = buildJob({
     trigger: { kind: req.kind, name: req.name, namespace: req.namespace, uid },
@@ -353,22 +382,12 @@ async function createJob(
   try {
     const created = await ctx.batch.createNamespacedJob({ namespace: req.namespace, body: job });
     ctx.onJobCreated?.(created);
-    // publishEvent never rejects (a failure is logged).
-    const event = publishEvent(
-      ctx,
-      { kind: req.kind, namespace: req.namespace, name: req.name, uid },
-      'Normal',
-      'JobCreated',
-      'CreateJob',
-      `Job ${jobName} created for ${source.name} at ${commit.slice(0, 12)}`,
-    );
-    if (ctx.background !== undefined) ctx.background(event);
-    else await event;
+    return { ok: true, name: jobName, created: true };
   } catch (err: unknown) {
     // A Job of this run exists already (another replica, a redelivery): the same work, done once.
     if (statusOf(err) !== 409) return { ok: false, message: `cannot create Job ${jobName}: ${messageOf(err)}` };
+    return { ok: true, name: jobName, created: false };
   }
-  return { ok: true, name: jobName };
 }
 
 /** Result of a check run. */
@@ -417,7 +436,8 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
   if (trigger === undefined) return { found: false, results: [] };
   const names = req.source !== undefined ? [req.source] : [...new Set(trigger.spec.sources.names)];
   const results: SourceResult[] = [];
-  for (const name of names) results.push(await checkSource(ctx, trigger, name, req));
+  for (const [i, name] of names.entries())
+    results.push(await checkSource(ctx, trigger, name, req, i === names.length - 1 ? req.onResolved : undefined));
   // A batch none of whose requests was recorded is dropped whole: no Event, no status write.
   if (req.admitted !== undefined && (await req.admitted).length === 0) return { found: true, results: [] };
   for (const r of results) {
@@ -434,32 +454,36 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
       );
     }
   }
-  const written = writeStatus(
-    ctx,
-    req,
-    (fresh, generation) => {
-      const now = timestamp(ctx.now());
-      const { reason, message } = checkReadiness(results);
-      const ready = readyCondition({
-        generation,
-        previous: fresh?.conditions?.find((c) => c.type === 'Ready'),
-        now,
-        reason,
-        message,
-      });
-      const merged = mergeStatus({
-        fresh,
-        names: trigger.spec.sources.names,
-        results,
-        now,
-        generation,
-        ready,
-        lastRun: now,
-      });
-      return merged;
-    },
-    trigger,
-  ).then(() => undefined);
+  const written = (req.after ?? Promise.resolve())
+    .then(() =>
+      writeStatus(
+        ctx,
+        req,
+        (fresh, generation) => {
+          const now = timestamp(ctx.now());
+          const { reason, message } = checkReadiness(results);
+          const ready = readyCondition({
+            generation,
+            previous: fresh?.conditions?.find((c) => c.type === 'Ready'),
+            now,
+            reason,
+            message,
+          });
+          const merged = mergeStatus({
+            fresh,
+            names: trigger.spec.sources.names,
+            results,
+            now,
+            generation,
+            ready,
+            lastRun: now,
+          });
+          return merged;
+        },
+        trigger,
+      ),
+    )
+    .then(() => undefined);
   if (req.statusInBackground !== undefined) req.statusInBackground(written);
   else await written;
   return { found: true, results };

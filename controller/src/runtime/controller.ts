@@ -19,7 +19,8 @@ import { journalName, pendingVerdict } from '../webhooks/journal.js';
 import { WebhookJournal } from '../webhooks/journal-store.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
 import { Batches } from './batches.js';
-import { type CheckContext, runCheck } from './check.js';
+import { type CheckContext, publishEvent, runCheck } from './check.js';
+import { JobCreatedEvents } from './job-events.js';
 import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
@@ -115,11 +116,12 @@ export async function startController(
     backgroundWork.add(work);
     work.finally(() => backgroundWork.delete(work)).catch(() => undefined);
   };
+  const eventsApi = kc.makeApiClient(EventsV1Api);
   const ctx: CheckContext = {
     world,
     custom: kc.makeApiClient(CustomObjectsApi),
     batch: kc.makeApiClient(BatchV1Api),
-    events: kc.makeApiClient(EventsV1Api),
+    events: eventsApi,
     secrets,
     runtimeConfig: () => runtimeConfig,
     identity,
@@ -137,8 +139,22 @@ export async function startController(
     log,
     tracer: tracing.tracer,
     now: Date.now,
-    statusWrites: new StatusWrites(),
+    // A trigger's status is written at most five times a second: a burst of webhook batches shares writes.
+    statusWrites: new StatusWrites({ gapMs: 200 }),
     background: inBackground,
+    // The Jobs of a trigger's checks within 200 ms share one JobCreated Event (webhook bursts).
+    jobEvents: new JobCreatedEvents(
+      (subject, note) =>
+        publishEvent(
+          { events: eventsApi, identity, log, now: Date.now },
+          subject,
+          'Normal',
+          'JobCreated',
+          'CreateJob',
+          note,
+        ),
+      { windowMs: 200 },
+    ),
     onJobCreated: (job) => {
       const labels = job.metadata?.labels ?? {};
       metrics.jobsCreated.inc({
@@ -204,7 +220,14 @@ export async function startController(
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
   // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
-  const webhookChecks = new Batches<Task>((_key, batch) => runWebhookCheck(batch));
+  // A batch lets the next one ask git as soon as its own exchange is over (Jobs of consecutive batches are
+  // created side by side), two at a time; a trigger whose concurrencyPolicy is not Allow keeps its batches
+  // one after the other, since each decides from the Jobs the previous one left.
+  const webhookChecks = new Batches<Task>((key, batch, release) => runWebhookCheck(key, batch, release), {
+    depth: 2,
+  });
+  // Per key, the end of the last batch started: the next one writes its status after it.
+  const lastBatch = new Map<string, Promise<void>>();
   // With --webhooks-ack recorded a request's check starts while its record is being written (the git
   // exchange overlaps the write); its Job waits for the record, and a request whose record failed (it was
   // answered 503) gets none.
@@ -215,9 +238,16 @@ export async function startController(
     name: journalName(options.configMapName),
     log,
   });
-  const runWebhookCheck = (batch: Task[]): Promise<void> => {
+  const runWebhookCheck = (key: string, batch: Task[], release: () => void): Promise<void> => {
     const first = batch[0];
     if (first === undefined) return Promise.resolve();
+    const policy = world.webhookTriggers.get(first.trigger, first.namespace)?.spec.concurrencyPolicy ?? 'Allow';
+    const after = lastBatch.get(key);
+    let ended: () => void = () => {};
+    const end = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    lastBatch.set(key, end);
     const gates = batch.map((task) => recording.get(task));
     const admitted = gates.some((g) => g !== undefined)
       ? Promise.all(
@@ -240,6 +270,8 @@ export async function startController(
           ...(first.source !== undefined ? { source: first.source } : {}),
           runKeys: batch.map((task) => task.runKey),
           ...(admitted !== undefined ? { admitted } : {}),
+          ...(policy === 'Allow' ? { onResolved: release } : {}),
+          ...(after !== undefined ? { after } : {}),
           coalesce: false,
           statusInBackground: (write) =>
             inBackground(
@@ -275,6 +307,12 @@ export async function startController(
         for (const task of batch) task.finishedAt = now;
         // Ended, well or not (a failure is in its task): off the journal.
         journal.settle(batch.map((task) => task.id));
+        // Not before the batch before it: this batch's status write (which waits for that one) is then
+        // queued, so the next batch's write comes after it.
+        (after ?? Promise.resolve()).then(() => {
+          ended();
+          if (lastBatch.get(key) === end) lastBatch.delete(key);
+        });
       });
   };
   // Accepted requests are listed in the webhook journal until their check ends, so a replica that dies in

@@ -25,6 +25,18 @@ interface Pending<S, O> {
  */
 export class StatusWrites<S, O> {
   readonly #pending = new Map<string, Pending<S, O>>();
+  readonly #gapMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  /**
+   * `gapMs`: writes of one key start at least this far apart. The writes that arrive meanwhile go out
+   * together, on top of the object the last write returned (no stale copy, no conflict), so a trigger
+   * checked many times a second (webhooks) costs a few writes a second. `sleep` is the timer (tests).
+   */
+  constructor(options?: { readonly gapMs?: number; readonly sleep?: (ms: number) => Promise<void> }) {
+    this.#gapMs = options?.gapMs ?? 0;
+    this.#sleep = options?.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
+  }
 
   /**
    * Writes `compute` for `key` through `write`, batched with the writes of the same key that wait.
@@ -65,6 +77,7 @@ export class StatusWrites<S, O> {
           start = undefined;
           for (const w of waiters) w.reject(err);
         }
+        if (this.#gapMs > 0) await this.#sleep(this.#gapMs);
       }
     } finally {
       this.#pending.delete(key);
