@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION } from '@git-events-runner/shared';
 import { KubeConfig, type V1Job, Watch } from '@kubernetes/client-node';
@@ -10,7 +12,6 @@ import { type Creation, createdAt } from './audit.js';
 import { startControlPlane } from './control-plane.js';
 import { startControllerProcess } from './controller-process.js';
 import { createGitFixtures } from './git-fixtures.js';
-import { startGitHttpServer } from './git-http.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { rssMiB } from './processes.js';
 import { shippedController } from './shipped.js';
@@ -58,6 +59,28 @@ const WARM_UP_SECONDS = 3;
 /** GER_BENCH_WATCH=1: also time each Job as a watch sees it. */
 const watchJobs = process.env.GER_BENCH_WATCH === '1';
 
+/** git-http-main.js in a child process; it ends when `stop()` closes its stdin (or this process ends). */
+async function gitHttpProcess(root: string): Promise<{ origin: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'git-http-main.js'), root], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`git-http-main exited with ${code} before listening`)));
+  });
+  lines.close();
+  const { origin } = JSON.parse(first) as { origin: string };
+  return {
+    origin,
+    stop: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const binDir = await ensureTools();
   const dir = await mkdtemp(join(tmpdir(), 'ger-hooks-'));
@@ -74,7 +97,9 @@ async function main(): Promise<void> {
       '--audit-log-batch-max-wait=1s',
     ],
   });
-  const git = await startGitHttpServer({ root: join(dir, 'repos') });
+  // The git server runs in a process of its own: it spawns git-http-backend for every check, and a spawn
+  // from this process (which also sends the load) pauses the sender.
+  const git = await gitHttpProcess(join(dir, 'repos'));
   try {
     await installCrds(binDir, plane.kubeconfig);
     const fixtures = createGitFixtures(join(dir, 'repos'));
@@ -102,7 +127,7 @@ async function main(): Promise<void> {
           metadata: { name: 'auth', namespace: 'bench' },
           stringData: { token: TOKEN },
         }),
-        o('GitRepo', 'src', { repoUri: git.url('app') }),
+        o('GitRepo', 'src', { repoUri: `${git.origin}/app.git` }),
         o('Action', 'act', {}),
         o('WebhookTrigger', 'jobs', webhook(false)),
         o('WebhookTrigger', 'quiet', webhook(true)),
@@ -113,11 +138,20 @@ async function main(): Promise<void> {
     const what = shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`;
     // --webhooks-ack: 'recorded' (the default: 202 once the request is listed in the trigger's status) and
     // 'immediate' (202 first), each with a controller of its own.
-    const measure = async (ack: 'recorded' | 'immediate'): Promise<string[]> => {
+    // `limit`: a global rate limit in the original's N/S form; the controller then only takes the overload,
+    // to show how rejections are answered.
+    const measure = async (ack: 'recorded' | 'immediate', limit?: string): Promise<string[]> => {
+      const label = limit === undefined ? ack : `${ack}, --hooks-rrl-global ${limit}`;
       const controller = await startControllerProcess({
         kubeconfig: plane.kubeconfig,
         namespace: 'ger-system',
-        args: ['--log-level', 'warn', '--webhooks-ack', ack],
+        args: [
+          '--log-level',
+          'warn',
+          '--webhooks-ack',
+          ack,
+          ...(limit !== undefined ? ['--hooks-rrl-global', limit] : []),
+        ],
         ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
       });
       const pid = controller.child.pid ?? 0;
@@ -162,7 +196,7 @@ async function main(): Promise<void> {
           .map(([c, s]) => `${c}: ${s.count ?? 0}`)
           .join(', ');
         lines.push(
-          `| ${ack} | ${path} at ${rate}/s | ${result.requests.average.toFixed(0)} | ${result.latency.p50} ms | ${result.latency.p99} ms | - | - | ${codes} | ${rssMiB(pid).toFixed(0)} MiB |`,
+          `| ${label} | ${path} at ${rate}/s${limit !== undefined ? ' (all answers)' : ''} | ${result.requests.average.toFixed(0)} | ${result.latency.p50} ms | ${result.latency.p99} ms | - | - | ${codes} | ${rssMiB(pid).toFixed(0)} MiB |`,
         );
       };
       // Request to Job: an open-loop sender (one request every 1000/rate ms, whatever the answers do) records
@@ -234,12 +268,14 @@ async function main(): Promise<void> {
         const codes = new Map<number, number>();
         for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
         lines.push(
-          `| ${ack} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs; create sent ${pct(toCreate, 0.5).toFixed(1)} / ${pct(toCreate, 0.99).toFixed(1)}, in the API server ${pct(inApiServer, 0.5).toFixed(1)} / ${pct(inApiServer, 0.99).toFixed(1)}) | ${watchJobs ? `${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs)` : '-'} | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
+          `| ${label} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs; create sent ${pct(toCreate, 0.5).toFixed(1)} / ${pct(toCreate, 0.99).toFixed(1)}, in the API server ${pct(inApiServer, 0.5).toFixed(1)} / ${pct(inApiServer, 0.99).toFixed(1)}) | ${watchJobs ? `${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs)` : '-'} | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
         );
       };
-      await run('/bench/quiet/src', 100, 10);
-      await run('/bench/quiet/src', 500, 10);
-      await requestToJob('/bench/jobs/src', 100, 5);
+      if (limit === undefined) {
+        await run('/bench/quiet/src', 100, 10);
+        await run('/bench/quiet/src', 500, 10);
+        await requestToJob('/bench/jobs/src', 100, 5);
+      }
       await run('/bench/quiet/src', 2500, 10);
       watch?.abort();
       await controller.stop('SIGTERM');
@@ -255,6 +291,8 @@ async function main(): Promise<void> {
       if (ack !== 'recorded' && ack !== 'immediate') throw new Error(`GER_BENCH_ACK: unknown mode ${ack}`);
       lines.push(...(await measure(ack)));
     }
+    // 5x overload against a limit of 500 per second: the share of 429s and how fast they are answered.
+    lines.push(...(await measure('immediate', '500/1')));
     process.stdout.write(`webhooks with token auth, one controller (${what}), loopback\n${lines.join('\n')}\n`);
   } finally {
     await git.stop();
