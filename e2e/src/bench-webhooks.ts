@@ -275,6 +275,7 @@ async function main(): Promise<void> {
         await run('/bench/quiet/src', 100, 10);
         await run('/bench/quiet/src', 500, 10);
         await requestToJob('/bench/jobs/src', 100, 5);
+        await requestToJob('/bench/jobs/src', 500, 5);
       }
       await run('/bench/quiet/src', 2500, 10);
       watch?.abort();
