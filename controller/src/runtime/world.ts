@@ -38,6 +38,52 @@ export type TriggerObject = ScheduleTriggerObject | WebhookTriggerObject;
 /** Label every Job of this controller carries; the Job watch selects on it. */
 export const MANAGED_BY = 'app.kubernetes.io/managed-by=git-events-runner';
 
+const JOB_LIST_PAGE = 500;
+
+/**
+ * A Job as the cache keeps it: what the queue and the checks read (names, labels, annotations, times,
+ * `spec.suspend` and the status counts and conditions). The Pod template, most of a Job's size, is
+ * dropped: with it, 5,000 Jobs overflowed the chart's 160 MiB heap.
+ */
+export function slimJob(job: V1Job): V1Job {
+  const m = job.metadata;
+  const st = job.status;
+  return {
+    ...(job.apiVersion !== undefined ? { apiVersion: job.apiVersion } : {}),
+    ...(job.kind !== undefined ? { kind: job.kind } : {}),
+    ...(m !== undefined
+      ? {
+          metadata: {
+            ...(m.name !== undefined ? { name: m.name } : {}),
+            ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+            ...(m.uid !== undefined ? { uid: m.uid } : {}),
+            ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+            ...(m.creationTimestamp !== undefined ? { creationTimestamp: m.creationTimestamp } : {}),
+            ...(m.deletionTimestamp !== undefined ? { deletionTimestamp: m.deletionTimestamp } : {}),
+            ...(m.labels !== undefined ? { labels: m.labels } : {}),
+            ...(m.annotations !== undefined ? { annotations: m.annotations } : {}),
+          },
+        }
+      : {}),
+    // The template is required by the type, not read by anyone holding a cached Job.
+    ...(job.spec !== undefined ? { spec: { suspend: job.spec.suspend } as V1Job['spec'] } : {}),
+    ...(st !== undefined
+      ? {
+          status: {
+            ...(st.active !== undefined ? { active: st.active } : {}),
+            ...(st.succeeded !== undefined ? { succeeded: st.succeeded } : {}),
+            ...(st.failed !== undefined ? { failed: st.failed } : {}),
+            ...(st.startTime !== undefined ? { startTime: st.startTime } : {}),
+            ...(st.completionTime !== undefined ? { completionTime: st.completionTime } : {}),
+            ...(st.conditions !== undefined
+              ? { conditions: st.conditions.map((c) => ({ type: c.type, status: c.status })) }
+              : {}),
+          },
+        }
+      : {}),
+  };
+}
+
 /** Callbacks for changes the controller reacts to. */
 export interface WorldHandlers {
   onScheduleTrigger?: (t: ScheduleTriggerObject, kind: 'add' | 'update' | 'delete') => void;
@@ -92,9 +138,26 @@ export class World {
       kc,
       'jobs',
       '/apis/batch/v1/jobs',
-      () => batch.listJobForAllNamespaces({ labelSelector: MANAGED_BY }),
+      // In pages: a cluster with thousands of Jobs does not arrive as one response in a small heap.
+      async () => {
+        const items: V1Job[] = [];
+        let page = await batch.listJobForAllNamespaces({ labelSelector: MANAGED_BY, limit: JOB_LIST_PAGE });
+        for (;;) {
+          for (const job of page.items) items.push(slimJob(job));
+          const next = page.metadata?._continue;
+          if (next === undefined || next === '') break;
+          page = await batch.listJobForAllNamespaces({
+            labelSelector: MANAGED_BY,
+            limit: JOB_LIST_PAGE,
+            _continue: next,
+          });
+        }
+        // The snapshot's resourceVersion is the first page's (continuations read the same snapshot).
+        return { ...page, items };
+      },
       log,
       {
+        transform: slimJob,
         labelSelector: MANAGED_BY,
         ...(handlers.onJob === undefined ? {} : { handlers: { onChange: handlers.onJob } }),
       },
