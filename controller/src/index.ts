@@ -13,3 +13,10 @@ export {
 } from './sources/secrets.js';
 export { JOURNAL_ERROR_CODES, JournalError, type JournalErrorCode, journalName } from './webhooks/journal.js';
 export { type JournalSnapshot, WebhookJournal } from './webhooks/journal-store.js';
+export {
+  loadWebhookTls,
+  WEBHOOK_TLS_ERROR_CODES,
+  type WebhookTls,
+  WebhookTlsError,
+  type WebhookTlsErrorCode,
+} from './webhooks/tls.js';

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadWebhookTls, WebhookTlsError } from '@git-events-runner/controller';
 import { API_VERSION } from '@git-events-runner/shared';
 import t from 'tap';
 import { stringify } from 'yaml';
@@ -112,4 +113,32 @@ t.test('certificate from a Secret', async (t) => {
     ),
     202,
   );
+});
+
+t.test('an unreadable certificate is a coded error naming the file or the Secret, never its content', async (t) => {
+  const missing = join(dir, 'absent.crt');
+  const fromFiles = await loadWebhookTls({ source: 'files', certPath: missing, keyPath: missing }, core).catch(
+    (err: unknown) => err,
+  );
+  t.ok(fromFiles instanceof WebhookTlsError);
+  t.equal((fromFiles as WebhookTlsError).code, 'FileUnreadable');
+  t.match((fromFiles as Error).message, missing);
+
+  const noSecret = await loadWebhookTls({ source: 'secret', namespace: 'ger-system', name: 'no-such-tls' }, core).catch(
+    (err: unknown) => err,
+  );
+  t.equal((noSecret as WebhookTlsError).code, 'SecretUnreadable');
+  t.match((noSecret as Error).message, /ger-system\/no-such-tls: HTTP 404/);
+
+  const onlyCert = 'hook-tls-cert-only-canary';
+  await core.createNamespacedSecret({
+    namespace: 'ger-system',
+    body: { metadata: { name: 'half-tls' }, stringData: { 'tls.crt': onlyCert } },
+  });
+  const half = await loadWebhookTls({ source: 'secret', namespace: 'ger-system', name: 'half-tls' }, core).catch(
+    (err: unknown) => err,
+  );
+  t.equal((half as WebhookTlsError).code, 'SecretKeyMissing');
+  t.equal((half as Error).message, 'Secret ger-system/half-tls has no key tls.key');
+  t.notMatch((half as Error).message, onlyCert);
 });

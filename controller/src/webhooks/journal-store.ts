@@ -200,7 +200,7 @@ export class WebhookJournal {
         if (statusOf(err) !== 409) throw err;
       }
     }
-    throw new Error(`journal ${this.#name} kept disappearing`);
+    throw new JournalError('Vanished', `journal ${this.#namespace}/${this.#name} was deleted during each of 3 writes`);
   }
 
   /** The journal's entries, every replica's (the leader's replay loop); empty when it does not exist. */

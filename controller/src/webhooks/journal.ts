@@ -89,7 +89,11 @@ export function pendingVerdict(
 }
 
 /** Codes of JournalError. */
-export const JOURNAL_ERROR_CODES = ['Full', 'NotRecorded'] as const;
+/**
+ * `Full`: the journal holds its most entries; `NotRecorded`: a request's write failed; `Vanished`: the
+ * ConfigMap was deleted between each of three patches and creates (another party keeps removing it).
+ */
+export const JOURNAL_ERROR_CODES = ['Full', 'NotRecorded', 'Vanished'] as const;
 export type JournalErrorCode = (typeof JOURNAL_ERROR_CODES)[number];
 
 /** A webhook request could not be recorded as accepted. */
