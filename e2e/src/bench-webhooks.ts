@@ -56,6 +56,9 @@ async function auditedCreations(path: string): Promise<Map<string, Creation>> {
 /** Seconds each load runs before it is measured. */
 const WARM_UP_SECONDS = 3;
 
+/** GER_BENCH_CPU_PROF=<dir>: each controller writes a V8 CPU profile there when it stops (where its time goes). */
+const cpuProfDir = process.env.GER_BENCH_CPU_PROF;
+
 /** GER_BENCH_WATCH=1: also time each Job as a watch sees it. */
 const watchJobs = process.env.GER_BENCH_WATCH === '1';
 
@@ -152,7 +155,11 @@ async function main(): Promise<void> {
           ack,
           ...(limit !== undefined ? ['--hooks-rrl-global', limit] : []),
         ],
-        ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
+        ...(shipped !== undefined ? { entry: shipped.entry } : {}),
+        nodeArgs: [
+          ...(shipped?.nodeArgs ?? []),
+          ...(cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+        ],
       });
       const pid = controller.child.pid ?? 0;
       const base = `http://127.0.0.1:${controller.webhooksPort}`;
