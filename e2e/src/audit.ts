@@ -16,7 +16,8 @@ export interface Creation {
 
 /**
  * Name -> when its create was received and completed, for every successful create (201, stage
- * ResponseComplete) in `log` whose request body names the object (audit level Request or above). Lines
+ * ResponseComplete) in `log` that names the object: `objectRef.name` (the API server fills it from the
+ * created object at audit level Metadata and above), else the request body's name (level Request). Lines
  * that are not audit events are skipped: the log may end in a line still being written.
  */
 export function createdAt(log: string): Map<string, Creation> {
@@ -28,6 +29,7 @@ export function createdAt(log: string): Map<string, Creation> {
       stageTimestamp?: string;
       requestReceivedTimestamp?: string;
       responseStatus?: { code?: number };
+      objectRef?: { name?: string };
       requestObject?: { metadata?: { name?: string } };
     };
     try {
@@ -35,7 +37,7 @@ export function createdAt(log: string): Map<string, Creation> {
     } catch {
       continue;
     }
-    const name = e?.requestObject?.metadata?.name;
+    const name = e?.objectRef?.name || e?.requestObject?.metadata?.name;
     if (e?.verb !== 'create' || e.stage !== 'ResponseComplete' || e.responseStatus?.code !== 201) continue;
     if (name === undefined || e.stageTimestamp === undefined) continue;
     const completed = auditMillis(e.stageTimestamp);

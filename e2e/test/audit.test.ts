@@ -34,11 +34,14 @@ t.test(
       event({ requestObject: { metadata: { name: 'job-e' } }, verb: 'update' }),
       event({ requestObject: { metadata: {} } }),
       event({ requestObject: { metadata: { name: 'job-f' } }, requestReceivedTimestamp: undefined }),
+      // Level Metadata: no body, the name in objectRef.
+      event({ requestObject: undefined, objectRef: { resource: 'jobs', name: 'job-g' } }),
+      event({ requestObject: undefined, objectRef: { resource: 'jobs', name: '' } }),
       '{"kind":"Event","verb":"cre',
       '',
     ].join('\n');
     const got = createdAt(log);
-    t.same([...got.keys()], ['job-a', 'job-b']);
+    t.same([...got.keys()], ['job-a', 'job-b', 'job-g']);
     t.same(got.get('job-a'), {
       received: Date.UTC(2026, 11, 3, 17, 55, 0) + 990.125,
       completed: Date.UTC(2026, 11, 3, 17, 55, 1) + 0.25,
