@@ -22,12 +22,6 @@ import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
 import type { ActionObject, TriggerObject, World } from './world.js';
 
-/** What a check learned of a source from git: the commit, and the hash of the watched files if any. */
-export interface SourceRead {
-  readonly commit: string;
-  readonly fileHash?: string;
-}
-
 /** Everything a check needs; built once by the controller. */
 export interface CheckContext {
   readonly world: World;
@@ -89,17 +83,10 @@ export interface CheckRequest {
    */
   readonly statusInBackground?: (write: Promise<void>) => void;
   /**
-   * Called once the git exchange of every source is over (and agreed, see `agree`), failed or not.
+   * Called once the git exchange of every source is over: a webhook batch then lets the next batch of its
+   * trigger and source ask git while its own Jobs are created.
    */
   readonly onResolved?: () => void;
-  /**
-   * Orders checks of one trigger and source whose git exchanges overlap (webhook batches started side by
-   * side): given what this check read of a source, resolves with what it acts on. Two overlapping reads
-   * cannot tell which one the server answered later, so a check that read other than the check before it
-   * asks again (`askAgain`, a new exchange, which starts after the earlier one ended) rather than write a
-   * status that may go back to an older commit. Absent: the read is acted on as is.
-   */
-  readonly agree?: (source: string, read: SourceRead, askAgain: () => Promise<SourceRead>) => Promise<SourceRead>;
   /**
    * The status write waits for this (it must not reject): a check that started after another one, and
    * overlaps it, writes after it, so a trigger's status never goes back to an older commit.
@@ -253,14 +240,13 @@ async function checkSource(
         timeoutMs: ctx.gitTimeoutMs,
       })),
     };
-    const read = async (reuse: boolean): Promise<SourceRead> =>
-      watch.files !== undefined && watch.files.length > 0
-        ? await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files)
-        : { commit: (await coalescedResolve(ctx, remote, ref, reuse)).commit };
-    const first = await read(req.coalesce === true);
-    const agreed = req.agree === undefined ? first : await req.agree(name, first, () => read(false));
-    commit = agreed.commit;
-    fileHash = agreed.fileHash;
+    if (watch.files !== undefined && watch.files.length > 0) {
+      const result = await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files);
+      commit = result.commit;
+      fileHash = result.fileHash;
+    } else {
+      commit = (await coalescedResolve(ctx, remote, ref, req.coalesce === true)).commit;
+    }
   } catch (err: unknown) {
     return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
   } finally {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
   BatchV1Api,
@@ -17,7 +18,6 @@ import { buildWebhookApp } from '../webhooks/app.js';
 import { journalName, pendingVerdict } from '../webhooks/journal.js';
 import { WebhookJournal } from '../webhooks/journal-store.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
-import { loadWebhookTls } from '../webhooks/tls.js';
 import { Batches } from './batches.js';
 import { type CheckContext, publishEvent, runCheck } from './check.js';
 import { JobCreatedEvents } from './job-events.js';
@@ -25,19 +25,12 @@ import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
-import { ReadOrder } from './read-order.js';
 import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
 import { StatusWrites } from './status-writes.js';
 import { startTracing } from './tracing.js';
 import { messageOf, Semaphore } from './util.js';
 import { type ScheduleTriggerObject, World } from './world.js';
-
-/**
- * Webhook checks of one trigger and source that may run side by side (git exchanges overlapping); beyond
- * it, deliveries wait and share the next check, so a burst costs a bounded number of exchanges.
- */
-const WEBHOOK_BATCH_DEPTH = 4;
 
 /** What the controller takes from its process environment, read once at start-up. */
 export interface ProcessInputs {
@@ -223,20 +216,18 @@ export async function startController(
   await app.listen({ port: options.utilityPort, host: process_.listenHost ?? '0.0.0.0' });
 
   // Webhooks: every replica answers and runs the checks; Jobs wait for the leader's queue like any other.
-  let webhookTls = await loadWebhookTls(options.tls, core);
+  let webhookTls = await loadWebhookTls(options, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
-  // Checks per trigger and source run in batches: a request starts a check at once while fewer than
-  // WEBHOOK_BATCH_DEPTH of its key are running (their git exchanges overlap; `agree` below orders what
-  // they read), and the deliveries that arrive beyond that share the next one. A trigger whose
-  // concurrencyPolicy is not Allow keeps its batches one after the other, since each decides from the
-  // Jobs the previous one left.
+  // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
+  // A batch lets the next one ask git as soon as its own exchange is over (Jobs of consecutive batches are
+  // created side by side), two at a time; a trigger whose concurrencyPolicy is not Allow keeps its batches
+  // one after the other, since each decides from the Jobs the previous one left.
   const webhookChecks = new Batches<Task>((key, batch, release) => runWebhookCheck(key, batch, release), {
-    depth: WEBHOOK_BATCH_DEPTH,
+    depth: 2,
   });
   // Per key, the end of the last batch started: the next one writes its status after it.
   const lastBatch = new Map<string, Promise<void>>();
-  const readOrder = new ReadOrder();
   // With --webhooks-ack recorded a request's check starts while its record is being written (the git
   // exchange overlaps the write); its Job waits for the record, and a request whose record failed (it was
   // answered 503) gets none.
@@ -257,8 +248,6 @@ export async function startController(
       ended = resolve;
     });
     lastBatch.set(key, end);
-    // This batch's exchanges may overlap the previous batch's (Allow): what they read is ordered.
-    const reads = readOrder.begin(key);
     const gates = batch.map((task) => recording.get(task));
     const admitted = gates.some((g) => g !== undefined)
       ? Promise.all(
@@ -270,8 +259,6 @@ export async function startController(
           ),
         ).then((keys) => keys.filter((k) => k !== undefined))
       : undefined;
-    // Allow: the next batch of this key may start now (up to WEBHOOK_BATCH_DEPTH side by side).
-    if (policy === 'Allow') release();
     return webhookLimit
       .run(async () => {
         for (const task of batch) task.state = 'Running';
@@ -283,8 +270,7 @@ export async function startController(
           ...(first.source !== undefined ? { source: first.source } : {}),
           runKeys: batch.map((task) => task.runKey),
           ...(admitted !== undefined ? { admitted } : {}),
-          agree: reads.agree,
-          onResolved: reads.done,
+          ...(policy === 'Allow' ? { onResolved: release } : {}),
           ...(after !== undefined ? { after } : {}),
           coalesce: false,
           statusInBackground: (write) =>
@@ -317,8 +303,6 @@ export async function startController(
         }
       })
       .finally(() => {
-        // A batch that ended before its exchanges (trigger gone, a failure) passes on what it knew.
-        reads.done();
         const now = Date.now();
         for (const task of batch) task.finishedAt = now;
         // Ended, well or not (a failure is in its task): off the journal.
@@ -457,7 +441,7 @@ export async function startController(
     webhookTls === undefined
       ? undefined
       : setInterval(() => {
-          loadWebhookTls(options.tls, core)
+          loadWebhookTls(options, core)
             .then((next) => {
               if (next === undefined || (next.cert === webhookTls?.cert && next.key === webhookTls?.key)) return;
               (
@@ -529,4 +513,23 @@ export async function startController(
     return stopping;
   };
   return { identity, done, utilityPort, stop };
+}
+
+async function loadWebhookTls(
+  options: RunOptions,
+  core: CoreV1Api,
+): Promise<{ cert: string; key: string } | undefined> {
+  const tls = options.tls;
+  if (tls === undefined) return undefined;
+  if (tls.source === 'files') {
+    const [cert, key] = await Promise.all([readFile(tls.certPath, 'utf8'), readFile(tls.keyPath, 'utf8')]);
+    return { cert, key };
+  }
+  const secret = await core.readNamespacedSecret({ namespace: tls.namespace, name: tls.name });
+  const field = (k: string) => {
+    const v = secret.data?.[k];
+    if (v === undefined) throw new Error(`Secret ${tls.namespace}/${tls.name} has no ${k}`);
+    return Buffer.from(v, 'base64').toString('utf8');
+  };
+  return { cert: field('tls.crt'), key: field('tls.key') };
 }
