@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       shipped === undefined
         ? 'controller: the tsc build (controller/dist), default V8 heap\n'
-        : `controller: the bundle, node ${shipped.nodeArgs.join(' ')} (charts/git-events-runner/values.yaml)\n`,
+        : `controller: ${shipped.description}\n`,
     );
     const started = performance.now();
     const controller = await startControllerProcess({
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       namespace: 'ger-system',
       args: ['--log-level', 'warn'],
       // What ships (bundle + the chart's NODE_OPTIONS), unless GER_BENCH_DEV=1 asks for the tsc build.
-      ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs } : {}),
+      ...(shipped !== undefined ? { entry: shipped.entry, nodeArgs: shipped.nodeArgs, env: shipped.env } : {}),
     });
     const timeToReady = performance.now() - started;
     const pid = controller.child.pid ?? 0;
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       const metrics = (await controller.get('/metrics')).body;
       const exchanges = git.stats.log.filter((r) => r.method === 'POST').length;
       const lines = [
-        `${TRIGGERS} ScheduleTriggers (interval ${INTERVAL_S}s) over ${REPOS} repositories (git http-backend, loopback), ${ROUNDS} steady rounds; controller: ${shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`}`,
+        `${TRIGGERS} ScheduleTriggers (interval ${INTERVAL_S}s) over ${REPOS} repositories (git http-backend, loopback), ${ROUNDS} steady rounds; controller: ${shipped === undefined ? 'tsc build, default heap' : shipped.description}`,
         '| figure | value | target |',
         '|---|---:|---|',
         `| time to Ready | ${(timeToReady / 1000).toFixed(2)} s | |`,

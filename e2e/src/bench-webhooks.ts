@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     );
     // What ships (bundle + the chart's NODE_OPTIONS), unless GER_BENCH_DEV=1 asks for the tsc build.
     const shipped = process.env.GER_BENCH_DEV === '1' ? undefined : await shippedController(join(dir, 'bundle'));
-    const what = shipped === undefined ? 'tsc build, default heap' : `bundle, node ${shipped.nodeArgs.join(' ')}`;
+    const what = shipped === undefined ? 'tsc build, default heap' : shipped.description;
     // --webhooks-ack: 'recorded' (the default: 202 once the request is listed in the trigger's status) and
     // 'immediate' (202 first), each with a controller of its own.
     // `limit`: a global rate limit in the original's N/S form; the controller then only takes the overload,
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
           ack,
           ...(limit !== undefined ? ['--hooks-rrl-global', limit] : []),
         ],
-        ...(shipped !== undefined ? { entry: shipped.entry } : {}),
+        ...(shipped !== undefined ? { entry: shipped.entry, env: shipped.env } : {}),
         nodeArgs: [
           ...(shipped?.nodeArgs ?? []),
           ...(cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),

@@ -352,7 +352,9 @@ class Soak {
         '--log-level',
         this.o.logLevel,
       ],
-      ...(this.shipped !== undefined ? { entry: this.shipped.entry, nodeArgs: this.shipped.nodeArgs } : {}),
+      ...(this.shipped !== undefined
+        ? { entry: this.shipped.entry, nodeArgs: this.shipped.nodeArgs, env: this.shipped.env }
+        : {}),
     });
     const replica: Replica = {
       name,
@@ -810,8 +812,7 @@ class Soak {
         'Job run time': `${o.jobRunSeconds} s`,
         'Job TTL': `${o.jobTtlSeconds} s`,
         'controller log level': o.logLevel,
-        controller:
-          this.shipped === undefined ? 'tsc build, default heap' : `bundle, node ${this.shipped.nodeArgs.join(' ')}`,
+        controller: this.shipped === undefined ? 'tsc build, default heap' : this.shipped.description,
       },
       durationMinutes,
       sampleEverySeconds: o.sampleEvery,

@@ -281,6 +281,11 @@ t.test('defaults: the objects, their names and wiring', async (t) => {
     /--max-old-space-size=\d+/,
     'V8 heap limits sized for the container (the bench measures with the same)',
   );
+  t.equal(
+    c.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value,
+    '2',
+    'few glibc malloc arenas: native memory does not creep with the threads (the soak runs with the same)',
+  );
   t.same(
     c.ports?.map((p) => [p.name, p.containerPort]),
     [
@@ -686,6 +691,7 @@ t.test('a typo or a wrong value in values fails with the path of the key', async
     ['log level', { controllerOptions: { logLevel: 'verbose' } }, /\/controllerOptions\/logLevel/],
     ['rate limit', { controllerOptions: { webhooksRateLimits: { global: '10' } } }, /webhooksRateLimits\/global/],
     ['parallelism range', { controllerOptions: { scheduleParallelism: 0 } }, /scheduleParallelism/],
+    ['malloc arenas', { controller: { mallocArenaMax: 'two' } }, /\/controller\/mallocArenaMax/],
     ['failure policy', { admission: { failurePolicy: 'fail' } }, /\/admission\/failurePolicy/],
     ['namespace name', { rbac: { triggerNamespaces: ['Team_A'] } }, /\/rbac\/triggerNamespaces\/0/],
     ['string for a number', { runtimeConfig: { action: { maxRunningJobs: 'many' } } }, /maxRunningJobs/],
@@ -714,7 +720,13 @@ t.test('disabling the admission server removes its objects and webhooks', async 
   const objs = await render({ admission: { enabled: false }, metrics: { service: { enabled: false } } });
   t.notOk(objs.some((o) => /admission|WebhookConfiguration/.test(`${o.kind} ${o.metadata.name}`)));
   t.notOk(objs.some((o) => o.metadata.name === `${FULL}-metrics`));
-  const one = await render({ controller: { replicas: 1 } });
+  const one = await render({ controller: { replicas: 1, mallocArenaMax: null } });
+  t.notOk(
+    containerOf(find<V1Deployment>(one, 'Deployment', `${FULL}-controller`)).env?.some(
+      (e) => e.name === 'MALLOC_ARENA_MAX',
+    ),
+    'mallocArenaMax null leaves glibc its default',
+  );
   t.notOk(
     one.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === `${FULL}-controller`),
     'no PodDisruptionBudget for a single replica (it would block node drains)',

@@ -305,18 +305,19 @@ t.test('random paths, headers and bodies: no crash, no 5xx but 503', async (t) =
 });
 
 t.test('a flood of hostile requests leaves memory bounded', async (t) => {
-  // A replica as the image and chart run it: the bundle, with the V8 heap limits of values.yaml
-  // (controller.nodeOptions). A leak would end in an out-of-memory crash; a bounded process stays alive,
+  // A replica as the image and chart run it: the bundle, with the V8 heap limits and process environment of
+  // values.yaml (controller.nodeOptions, controller.mallocArenaMax). A leak would end in an out-of-memory crash; a bounded process stays alive,
   // ready and within its resident budget.
   const { mkdtemp } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { entry, nodeArgs } = await shippedController(await mkdtemp(join(tmpdir(), 'ger-flood-')));
+  const { entry, nodeArgs, env } = await shippedController(await mkdtemp(join(tmpdir(), 'ger-flood-')));
   const flooded = await startControllerProcess({
     kubeconfig: plane.kubeconfig,
     namespace: 'ger-system',
     entry,
     nodeArgs,
+    env,
   });
   t.teardown(() => flooded.stop('SIGKILL'));
   const url = `http://127.0.0.1:${flooded.webhooksPort}`;
