@@ -12,4 +12,13 @@ export {
   refOf,
   WORKER_SECURITY_CONTEXT,
 } from './build.js';
-export { isValidLabelValue, jobName, labelValue, MAX_JOB_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH } from './names.js';
+export {
+  isValidLabelValue,
+  jobName,
+  labelValue,
+  MAX_JOB_NAME_LENGTH,
+  MAX_LABEL_VALUE_LENGTH,
+  predatesChange,
+  RECURRENCE_MARGIN_MS,
+  recurrenceRunKey,
+} from './names.js';

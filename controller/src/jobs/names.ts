@@ -55,3 +55,34 @@ export function labelValue(value: string): string {
     .replace(/[^A-Za-z0-9]+$/, '');
   return prefix === '' ? hash : `${prefix}-${hash}`;
 }
+
+/**
+ * Run key of a change-driven run whose commit ran before: a ref moved back to a commit (a revert by
+ * force-push) whose Job from that earlier time still exists (within its TTL) must run again, under a key
+ * of its own. The key names the previous change (the time it was recorded), so the checks that see the
+ * same status agree on it and a second create of this run is still AlreadyExists.
+ */
+export function recurrenceRunKey(runKey: string, previousChanged: string): string {
+  return `${runKey}@${previousChanged}`;
+}
+
+/**
+ * How much older than the previous change a Job must be to count as an earlier occurrence: `changed` is
+ * the controller's clock and a Job's creationTimestamp the API server's, both to the second, and a Job of
+ * this very run (made by another replica a moment ago) must never read as older.
+ */
+export const RECURRENCE_MARGIN_MS = 5000;
+
+/**
+ * Whether a Job with a change-driven run's name belongs to an earlier occurrence of that change: it was
+ * created well before the source's previous change was recorded (`changed` of its status, RFC 3339). A
+ * Job of this occurrence, created by another replica or an earlier attempt, is never older than that.
+ * Either time unknown or unreadable: false (the Job is taken as this run's, as before). A ref moved to a
+ * commit, away and back within the margin is taken as one run.
+ */
+export function predatesChange(jobCreated: Date | string | undefined, previousChanged: string | undefined): boolean {
+  if (jobCreated === undefined || previousChanged === undefined) return false;
+  const created = jobCreated instanceof Date ? jobCreated.getTime() : Date.parse(jobCreated);
+  const changed = Date.parse(previousChanged);
+  return Number.isFinite(created) && Number.isFinite(changed) && created < changed - RECURRENCE_MARGIN_MS;
+}

@@ -12,7 +12,7 @@ import { V1MicroTime } from '@kubernetes/client-node';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/index.js';
-import { buildJob, LABELS } from '../jobs/index.js';
+import { buildJob, LABELS, predatesChange, recurrenceRunKey } from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
@@ -310,6 +310,30 @@ async function checkSource(
       slots.run(() => createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey)),
     ),
   );
+  // The change's Job exists already. Another replica or an earlier attempt made it (the same run, done
+  // once), unless it predates the previous change: the ref moved back to a commit that ran before, whose
+  // Job is still there (TTL). That is a change of its own and runs again.
+  const first = created[0];
+  const base = runKeys[0];
+  if (
+    onChangeOnly &&
+    first?.ok === true &&
+    !first.created &&
+    base !== undefined &&
+    previous?.changed !== undefined &&
+    ranBefore(ctx, req.namespace, first.name, previous.changed)
+  ) {
+    created[0] = await createJob(
+      ctx,
+      req,
+      trigger,
+      { name, kind: source.kind },
+      action,
+      ref,
+      commit,
+      recurrenceRunKey(base, previous.changed),
+    );
+  }
   // One Event for the Jobs this check created (a batch of webhook runs creates several at once): half
   // the API writes of an Event per Job, and the same story on the trigger.
   const fresh = created.flatMap((c) => (c.ok && c.created ? [c.name] : []));
@@ -337,6 +361,13 @@ async function checkSource(
     entry: { ...unchanged, changed: now, lastJob: { name: last, commit, phase: 'Queued' } },
     jobs,
   };
+}
+
+// Whether the existing Job `name` ran an earlier occurrence of this change (see predatesChange), from the
+// Job cache: such a Job is old enough to be there, while one another replica created a moment ago (this
+// very run) may not be yet.
+function ranBefore(ctx: CheckContext, namespace: string, name: string, previousChanged: string): boolean {
+  return predatesChange(ctx.world.jobs.get(name, namespace)?.metadata?.creationTimestamp, previousChanged);
 }
 
 async function createJob(
