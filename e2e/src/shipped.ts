@@ -31,14 +31,14 @@ async function controllerValues(): Promise<ControllerValues> {
   return values.controller ?? {};
 }
 
-/** `controller.nodeOptions` of the chart's values.yaml, as Node arguments (V8 heap limits). */
-export async function chartNodeArgs(): Promise<string[]> {
-  return ((await controllerValues()).nodeOptions ?? '').split(/\s+/).filter((a) => a.length > 0);
+/** `controller.nodeOptions` of the chart's values, as Node arguments (V8 heap limits). */
+function nodeArgsOf(values: ControllerValues): string[] {
+  return (values.nodeOptions ?? '').split(/\s+/).filter((a) => a.length > 0);
 }
 
 /** The process environment the chart gives the controller besides its configuration (glibc malloc). */
-export async function chartProcessEnv(): Promise<Record<string, string>> {
-  const arenas = (await controllerValues()).mallocArenaMax;
+function processEnvOf(values: ControllerValues): Record<string, string> {
+  const arenas = values.mallocArenaMax;
   return arenas === undefined || arenas === null ? {} : { MALLOC_ARENA_MAX: String(arenas) };
 }
 
@@ -50,8 +50,9 @@ export async function chartProcessEnv(): Promise<Record<string, string>> {
 export async function shippedController(outDir: string): Promise<ShippedController> {
   const root = repoRoot();
   await execFileAsync(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--out', outDir], { cwd: root });
-  const nodeArgs = await chartNodeArgs();
-  const env = await chartProcessEnv();
+  const values = await controllerValues();
+  const nodeArgs = nodeArgsOf(values);
+  const env = processEnvOf(values);
   const settings = [...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   return {
     entry: join(outDir, 'git-events-runner.mjs'),
