@@ -13,7 +13,8 @@ import { startControlPlane } from './control-plane.js';
 import { startControllerProcess } from './controller-process.js';
 import { createGitFixtures } from './git-fixtures.js';
 import { installCrds, kubectlOk } from './kube.js';
-import { rssMiB } from './processes.js';
+import { pacedLoad } from './paced-load.js';
+import { cpuSeconds, machineBusySeconds, rssMiB, treeCpuSeconds } from './processes.js';
 import { shippedController } from './shipped.js';
 import { ensureTools } from './tools.js';
 
@@ -55,13 +56,44 @@ async function auditedCreations(path: string): Promise<Map<string, Creation>> {
   return createdAt(await readFile(path, 'utf8').catch(() => ''));
 }
 
+/** Processes whose CPU a load's row shows besides the controller's. */
+interface Others {
+  readonly apiServer: number;
+  readonly etcd: number;
+  readonly gitServer: number;
+}
+
+/**
+ * Starts counting CPU: the returned function gives, in % of one core since then, what the controller,
+ * the API server, etcd, the git server (with the git processes it spawns), this process (the sender) and
+ * the whole machine (2 cores: 200 %) used. They share the 2 cores, so the others' figures show how much
+ * was left for the controller.
+ */
+function cpuUse(pid: number, others: Others): () => string {
+  const read = () => [
+    cpuSeconds(pid),
+    treeCpuSeconds(others.apiServer),
+    treeCpuSeconds(others.etcd),
+    treeCpuSeconds(others.gitServer),
+    cpuSeconds(process.pid),
+    machineBusySeconds(),
+  ];
+  const t0 = performance.now();
+  const c0 = read();
+  return () => {
+    const s = (performance.now() - t0) / 1000;
+    const [ctl, api, etcd, git, sender, machine] = read().map((v, i) => (((v - (c0[i] ?? 0)) / s) * 100).toFixed(0));
+    return `${ctl} / ${api} / ${etcd} / ${git} / ${sender}; ${machine}`;
+  };
+}
+
 /** Seconds each load runs before it is measured. */
 const WARM_UP_SECONDS = 3;
 
-const LOADS = ['quiet100', 'quiet500', 'jobs100', 'jobs500', 'overload'] as const;
+const LOADS = ['quiet100', 'quiet500', 'quiet500bursts', 'jobs100', 'jobs500', 'overload'] as const;
 /**
  * GER_BENCH_LOADS picks the loads (default all): `quiet100`, `quiet500` (202s of a trigger whose checks find
- * nothing new), `jobs100`, `jobs500` (a Job per request: request to Job), `overload` (2,500/s, with and
+ * nothing new, paced), `quiet500bursts` (the same with autocannon's own rate limit), `jobs100`, `jobs500` (a Job per request: request to Job), `overload` (2,500/s, with and
  * without a global rate limit).
  */
 const loads = new Set<string>(process.env.GER_BENCH_LOADS?.split(',') ?? LOADS);
@@ -69,11 +101,21 @@ const loads = new Set<string>(process.env.GER_BENCH_LOADS?.split(',') ?? LOADS);
 /** GER_BENCH_CPU_PROF=<dir>: each controller writes a V8 CPU profile there when it stops (where its time goes). */
 const cpuProfDir = process.env.GER_BENCH_CPU_PROF;
 
+/** GER_BENCH_TRACE=<dir>: each paced load writes [sent at ms, latency ms] of every answer there. */
+const traceDir = process.env.GER_BENCH_TRACE;
+
+/**
+ * GER_BENCH_NODE_ARGS: more Node arguments for the controller, after the chart's (to try a V8 flag);
+ * GER_BENCH_LOGS=<dir>: each controller's output is written there when it stops.
+ */
+const extraNodeArgs = process.env.GER_BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+const logDir = process.env.GER_BENCH_LOGS;
+
 /** GER_BENCH_WATCH=1: also time each Job as a watch sees it. */
 const watchJobs = process.env.GER_BENCH_WATCH === '1';
 
 /** git-http-main.js in a child process; it ends when `stop()` closes its stdin (or this process ends). */
-async function gitHttpProcess(root: string): Promise<{ origin: string; stop(): Promise<void> }> {
+async function gitHttpProcess(root: string): Promise<{ origin: string; pid: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'git-http-main.js'), root], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -87,6 +129,7 @@ async function gitHttpProcess(root: string): Promise<{ origin: string; stop(): P
   const { origin } = JSON.parse(first) as { origin: string };
   return {
     origin,
+    pid: child.pid ?? 0,
     stop: async () => {
       child.stdin.end();
       await exited;
@@ -171,10 +214,13 @@ async function main(): Promise<void> {
         ...(shipped !== undefined ? { entry: shipped.entry, env: shipped.env } : {}),
         nodeArgs: [
           ...(shipped?.nodeArgs ?? []),
+          ...extraNodeArgs,
           ...(cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
         ],
       });
       const pid = controller.child.pid ?? 0;
+      const [etcdPid, apiServerPid] = plane.pids;
+      const others: Others = { apiServer: apiServerPid ?? 0, etcd: etcdPid ?? 0, gitServer: git.pid };
       const base = `http://127.0.0.1:${controller.webhooksPort}`;
       const headers = { 'x-trigger-auth': TOKEN };
       // Warm up: the first check of 'quiet' records the commit, so later ones create no Job.
@@ -200,23 +246,53 @@ async function main(): Promise<void> {
       const lines: string[] = [];
       // Each load runs WARM_UP_SECONDS unmeasured first: figures are of the sustained rate, not of the
       // seconds in which V8 compiles the paths a new load takes.
-      const run = async (path: string, rate: number, seconds: number) => {
-        const load = (duration: number) =>
-          autocannon({
-            url: `${base}${path}`,
-            method: 'POST',
-            headers,
-            connections: Math.max(10, Math.ceil(rate / 50)),
-            overallRate: rate,
-            duration,
-          });
-        await load(WARM_UP_SECONDS);
-        const result = await load(seconds);
-        const codes = Object.entries(result.statusCodeStats ?? {})
-          .map(([c, s]) => `${c}: ${s.count ?? 0}`)
-          .join(', ');
+      // The 202s of a steady load: paced (one request every 1000/rate ms; see paced-load.ts), or with
+      // `bursts` autocannon's own rate limit and histogram, as earlier runs measured (each connection sends
+      // its share of a second back to back, and the histogram adds synthetic samples to every answer slower
+      // than 1 ms): shown beside the paced figure so that the two methods can be compared.
+      const run = async (path: string, rate: number, seconds: number, bursts = false) => {
+        const url = `${base}${path}`;
+        let cpu = cpuUse(pid, others);
+        let result: { perSecond: number; p50: number; p99: number; codes: string[]; how: string };
+        if (bursts) {
+          const load = (duration: number) =>
+            autocannon({
+              url,
+              method: 'POST',
+              headers,
+              connections: Math.max(10, Math.ceil(rate / 50)),
+              overallRate: rate,
+              duration,
+            });
+          await load(WARM_UP_SECONDS);
+          cpu = cpuUse(pid, others);
+          const r = await load(seconds);
+          result = {
+            perSecond: r.requests.average,
+            p50: r.latency.p50,
+            p99: r.latency.p99,
+            codes: Object.entries(r.statusCodeStats ?? {}).map(([c, st]) => `${c}: ${st.count ?? 0}`),
+            how: "autocannon's rate limit (bursts), its histogram",
+          };
+        } else {
+          // One load: its first WARM_UP_SECONDS are not counted (see pacedLoad); the CPU figure spans both.
+          const r = await pacedLoad({ url, method: 'POST', headers, rate, warmUpSeconds: WARM_UP_SECONDS, seconds });
+          if (traceDir !== undefined)
+            await writeFile(
+              join(traceDir, `${ack}-${rate}-${Date.now()}.json`),
+              JSON.stringify(r.sentAt.map((at, i) => [Math.round(at), r.latencies[i]])),
+            );
+          result = {
+            perSecond: r.perSecond,
+            p50: pct(r.latencies, 0.5),
+            p99: pct(r.latencies, 0.99),
+            codes: [...r.codes].map(([c, n]) => `${c}: ${n}`),
+            how: `paced (sent ${r.lateP99.toFixed(1)} ms late, p99)`,
+          };
+        }
+        const used = cpu();
         lines.push(
-          `| ${label} | ${path} at ${rate}/s${limit !== undefined ? ' (all answers)' : ''} | ${result.requests.average.toFixed(0)} | ${result.latency.p50} ms | ${result.latency.p99} ms | - | - | ${codes} | ${rssMiB(pid).toFixed(0)} MiB |`,
+          `| ${label} | ${path} at ${rate}/s, ${result.how}${limit !== undefined ? ' (all answers)' : ''} | ${result.perSecond.toFixed(0)} | ${result.p50.toFixed(1)} ms | ${result.p99.toFixed(1)} ms | - | - | ${result.codes.join(', ')} | ${used} | ${rssMiB(pid).toFixed(0)} MiB |`,
         );
       };
       // Request to Job: an open-loop sender (one request every 1000/rate ms, whatever the answers do) records
@@ -240,7 +316,9 @@ async function main(): Promise<void> {
       };
       const requestToJob = async (path: string, rate: number, seconds: number) => {
         await send(path, rate, WARM_UP_SECONDS);
+        const cpu = cpuUse(pid, others);
         const answers = await send(path, rate, seconds);
+        const used = cpu();
         const deadline = performance.now() + 60_000;
         const delays: number[] = [];
         const sentFor = new Map<string, number>();
@@ -288,24 +366,27 @@ async function main(): Promise<void> {
         const codes = new Map<number, number>();
         for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
         lines.push(
-          `| ${label} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs; create sent ${pct(toCreate, 0.5).toFixed(1)} / ${pct(toCreate, 0.99).toFixed(1)}, in the API server ${pct(inApiServer, 0.5).toFixed(1)} / ${pct(inApiServer, 0.99).toFixed(1)}) | ${watchJobs ? `${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs)` : '-'} | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${rssMiB(pid).toFixed(0)} MiB |`,
+          `| ${label} | ${path} at ${rate}/s, Job per request, ${seconds} s | ${rate} | ${pct(answered, 0.5).toFixed(1)} ms | ${pct(answered, 0.99).toFixed(1)} ms | ${pct(createdDelays, 0.5).toFixed(1)} / ${pct(createdDelays, 0.99).toFixed(1)} ms (${createdDelays.length} of ${jobs} Jobs; create sent ${pct(toCreate, 0.5).toFixed(1)} / ${pct(toCreate, 0.99).toFixed(1)}, in the API server ${pct(inApiServer, 0.5).toFixed(1)} / ${pct(inApiServer, 0.99).toFixed(1)}) | ${watchJobs ? `${pct(delays, 0.5).toFixed(1)} / ${pct(delays, 0.99).toFixed(1)} ms (${delays.length} of ${jobs} Jobs)` : '-'} | ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')} | ${used} | ${rssMiB(pid).toFixed(0)} MiB |`,
         );
       };
       if (limit === undefined) {
         if (loads.has('quiet100')) await run('/bench/quiet/src', 100, 10);
         if (loads.has('quiet500')) await run('/bench/quiet/src', 500, 10);
+        if (loads.has('quiet500bursts')) await run('/bench/quiet/src', 500, 10, true);
         // 2,000 requests: the p99 is then the 20th slowest, not one stall's few victims.
         if (loads.has('jobs100')) await requestToJob('/bench/jobs/src', 100, 20);
         if (loads.has('jobs500')) await requestToJob('/bench/jobs/src', 500, 5);
       }
-      if (loads.has('overload')) await run('/bench/quiet/src', 2500, 10);
+      // Overload saturates on purpose: autocannon's closed-loop connections send as fast as answers come.
+      if (loads.has('overload')) await run('/bench/quiet/src', 2500, 10, true);
       watch?.abort();
       await controller.stop('SIGTERM');
+      if (logDir !== undefined) await writeFile(join(logDir, `controller-${ack}-${pid}.log`), controller.logs());
       return lines;
     };
     const lines = [
-      '| ack | load | req/s | 202 p50 | 202 p99 | request -> Job created p50 / p99 (API server audit log) | request -> Job seen by a watch p50 / p99 (GER_BENCH_WATCH=1) | answers | RSS |',
-      '|---|---|---:|---:|---:|---:|---:|---|---:|',
+      '| ack | load | req/s | 202 p50 | 202 p99 | request -> Job created p50 / p99 (API server audit log) | request -> Job seen by a watch p50 / p99 (GER_BENCH_WATCH=1) | answers | CPU %: controller / API server / etcd / git server / sender; machine (200 = both cores) | RSS |',
+      '|---|---|---:|---:|---:|---:|---:|---|---|---:|',
     ];
     // GER_BENCH_ACK picks the modes and their order (each runs on the cluster the previous one left).
     const modes = (process.env.GER_BENCH_ACK ?? 'recorded,immediate').split(',');

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -101,4 +101,55 @@ export function residentMiB(pid: number): { total: number; anon: number; file: n
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait; /proc/stat). */
+export function machineBusySeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal ...
+  const busy = cpu.reduce((s, v, i) => (i === 3 || i === 4 ? s : s + v), 0);
+  return busy / 100;
+}
+
+/** The live processes below `pid` (Linux /proc: each thread's children). */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number) => {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {}
+      for (const c of children.split(' ')) {
+        if (c === '') continue;
+        out.push(Number(c));
+        visit(Number(c));
+      }
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/**
+ * CPU seconds of a process and everything below it: its own, its live descendants', and those of the
+ * children it has reaped (a git server's CGI processes, for example).
+ */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // exited meanwhile: its parent's reaped-children time has it
+    }
+  }
+  return total / 100;
 }
