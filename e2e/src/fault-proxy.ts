@@ -24,6 +24,11 @@ export interface FaultProxy {
   setDelay(ms: number): void;
   /** Forwards to another port from now on (e.g. another sshd: a changed host key). */
   setTarget(port: number): void;
+  /**
+   * The connections open now are reset when their client next sends anything (nothing reaches the
+   * server): a server that closed an idle kept-alive connection just as the client reused it.
+   */
+  resetOnNextRequest(): void;
   /** Connections accepted so far. */
   connections(): number;
   stop(): Promise<void>;
@@ -39,10 +44,16 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   let accepted = 0;
   let delayMs = 0;
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
+  const doomed = new WeakSet<Socket>();
   const onConnection = (socket: Socket) => {
     accepted++;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    clients.add(socket);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      clients.delete(socket);
+    });
     socket.on('error', () => socket.destroy());
     switch (mode) {
       case 'reset':
@@ -74,7 +85,14 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
           if (wait <= 0) fn();
           else setTimeout(fn, wait);
         };
-        socket.on('data', (chunk: Buffer) => later(() => upstream.write(chunk)));
+        socket.on('data', (chunk: Buffer) => {
+          if (doomed.has(socket)) {
+            socket.resetAndDestroy();
+            upstream.destroy();
+            return;
+          }
+          later(() => upstream.write(chunk));
+        });
         socket.on('end', () => later(() => upstream.end()));
       }
     }
@@ -115,6 +133,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     setTarget(next) {
       target = next;
       cut();
+    },
+    resetOnNextRequest() {
+      for (const c of clients) doomed.add(c);
     },
     connections: () => accepted,
     stop: close,

@@ -3,6 +3,7 @@ import {
   cacheDirFor,
   checkFiles,
   type GitRemote,
+  type HttpAgents,
   isGitError,
   parseRepoUri,
   resolveRef,
@@ -35,6 +36,8 @@ export interface CheckContext {
   readonly gitTimeoutMs: number;
   readonly proxyEnv: Readonly<Record<string, string | undefined>>;
   readonly perHost: (host: string) => Semaphore;
+  /** HTTP(S) connections to git hosts, kept alive from one check to the next. */
+  readonly gitAgents?: HttpAgents;
   readonly log: Logger;
   readonly tracer: Tracer;
   readonly now: () => number;
@@ -239,6 +242,7 @@ async function checkSource(
         proxyEnv: ctx.proxyEnv,
         timeoutMs: ctx.gitTimeoutMs,
       })),
+      agents: ctx.gitAgents,
     };
     if (watch.files !== undefined && watch.files.length > 0) {
       const result = await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files);

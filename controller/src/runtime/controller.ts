@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { HttpAgents } from '@git-events-runner/shared/git';
 import {
   BatchV1Api,
   CoordinationV1Api,
@@ -18,6 +18,7 @@ import { buildWebhookApp } from '../webhooks/app.js';
 import { journalName, pendingVerdict } from '../webhooks/journal.js';
 import { WebhookJournal } from '../webhooks/journal-store.js';
 import { type Task, TaskStore } from '../webhooks/tasks.js';
+import { loadWebhookTls } from '../webhooks/tls.js';
 import { Batches } from './batches.js';
 import { type CheckContext, publishEvent, runCheck } from './check.js';
 import { JobCreatedEvents } from './job-events.js';
@@ -117,6 +118,7 @@ export async function startController(
     work.finally(() => backgroundWork.delete(work)).catch(() => undefined);
   };
   const eventsApi = kc.makeApiClient(EventsV1Api);
+  const gitAgents = new HttpAgents();
   const ctx: CheckContext = {
     world,
     custom: kc.makeApiClient(CustomObjectsApi),
@@ -128,6 +130,7 @@ export async function startController(
     cloneFolder: options.sourceCloneFolder,
     gitTimeoutMs: options.gitTimeoutSeconds * 1000,
     proxyEnv: process_.proxyEnv,
+    gitAgents,
     perHost: (host) => {
       let s = hosts.get(host);
       if (s === undefined) {
@@ -216,7 +219,7 @@ export async function startController(
   await app.listen({ port: options.utilityPort, host: process_.listenHost ?? '0.0.0.0' });
 
   // Webhooks: every replica answers and runs the checks; Jobs wait for the leader's queue like any other.
-  let webhookTls = await loadWebhookTls(options, core);
+  let webhookTls = await loadWebhookTls(options.tls, core);
   const tasks = new TaskStore();
   const webhookLimit = new Semaphore(options.webhooksParallelism);
   // One check at a time per trigger and source; the deliveries that arrive meanwhile share the next one.
@@ -441,7 +444,7 @@ export async function startController(
     webhookTls === undefined
       ? undefined
       : setInterval(() => {
-          loadWebhookTls(options, core)
+          loadWebhookTls(options.tls, core)
             .then((next) => {
               if (next === undefined || (next.cert === webhookTls?.cert && next.key === webhookTls?.key)) return;
               (
@@ -498,6 +501,8 @@ export async function startController(
         new Promise((resolve) => setTimeout(resolve, 2000).unref()),
       ]);
       clearInterval(replayTimer);
+      // Checks are over: their kept-alive git connections would only hold the process open.
+      gitAgents.close();
       await journal.stop(2000);
       await elector.stop();
       clearInterval(tlsReload);
@@ -513,23 +518,4 @@ export async function startController(
     return stopping;
   };
   return { identity, done, utilityPort, stop };
-}
-
-async function loadWebhookTls(
-  options: RunOptions,
-  core: CoreV1Api,
-): Promise<{ cert: string; key: string } | undefined> {
-  const tls = options.tls;
-  if (tls === undefined) return undefined;
-  if (tls.source === 'files') {
-    const [cert, key] = await Promise.all([readFile(tls.certPath, 'utf8'), readFile(tls.keyPath, 'utf8')]);
-    return { cert, key };
-  }
-  const secret = await core.readNamespacedSecret({ namespace: tls.namespace, name: tls.name });
-  const field = (k: string) => {
-    const v = secret.data?.[k];
-    if (v === undefined) throw new Error(`Secret ${tls.namespace}/${tls.name} has no ${k}`);
-    return Buffer.from(v, 'base64').toString('utf8');
-  };
-  return { cert: field('tls.crt'), key: field('tls.key') };
 }

@@ -23,6 +23,7 @@ export {
   DEFAULT_TIMEOUT_MS,
   type GitAuth,
   type GitRemote,
+  HttpAgents,
   openTransport,
   type TransferStats,
 } from './transport.js';

@@ -90,7 +90,7 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
   } catch (err: unknown) {
     throw wrap(remote.uri, err, t);
   } finally {
-    t.close();
+    await t.close();
   }
 }
 
@@ -248,7 +248,7 @@ export async function fetchRef(
     } catch (err: unknown) {
       throw wrap(remote.uri, err, t);
     } finally {
-      t.close();
+      await t.close();
     }
   });
 }

@@ -34,6 +34,8 @@ export type GitAuth =
 /** Counters of network use, for benchmarks and metrics. */
 export interface TransferStats {
   requests: number;
+  /** HTTP(S): connections opened (a request on a kept-alive connection opens none). */
+  connections?: number;
   bytesSent: number;
   bytesReceived: number;
 }
@@ -53,6 +55,85 @@ export interface GitRemote {
   /** Most bytes one operation may receive; default 512 MiB. */
   readonly maxBytes?: number | undefined;
   readonly stats?: TransferStats | undefined;
+  /**
+   * HTTP(S) connections kept alive between operations (a long-running process); absent: each operation
+   * connects anew and closes its connections when it ends.
+   */
+  readonly agents?: HttpAgents | undefined;
+}
+
+/** How long a kept-alive connection may stay idle before it is closed. */
+const IDLE_CONNECTION_MS = 4_000;
+
+/**
+ * Keep-alive HTTP(S) agents shared by the operations of a long-running process: a check reuses the
+ * connection (and TLS session) of the one before it to the same host, instead of a TCP and TLS handshake
+ * per check. One agent per set of connection settings (TLS trust, proxy), each pooling per host;
+ * credentials are per request, never part of a connection. Idle connections close after 4 s, below the
+ * 5 s keep-alive timeout common in web servers, so a connection the server is about to close is rarely
+ * reused; when one is (the server closed it as the request left), the request is sent again once on a new
+ * connection.
+ */
+export class HttpAgents {
+  readonly #agents = new Map<string, HttpAgent>();
+  readonly #max: number;
+
+  /** `max`: agents kept (distinct TLS and proxy settings); the least recently used is let go beyond it. */
+  constructor(options: { readonly max?: number } = {}) {
+    this.#max = options.max ?? 32;
+  }
+
+  /** The agent for these settings, created on first use. */
+  agentFor(secure: boolean, remote: Pick<GitRemote, 'caCert' | 'noVerifySsl' | 'proxyEnv'>): HttpAgent {
+    const key = JSON.stringify([
+      secure,
+      remote.caCert ?? null,
+      remote.noVerifySsl === true,
+      Object.entries(remote.proxyEnv ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+    ]);
+    let agent = this.#agents.get(key);
+    if (agent === undefined) {
+      agent = newAgent(secure, remote, IDLE_CONNECTION_MS);
+      this.#agents.set(key, agent);
+      for (const [oldest, old] of this.#agents) {
+        if (this.#agents.size <= this.#max) break;
+        this.#agents.delete(oldest);
+        // Its requests in flight finish; its idle connections close now.
+        for (const free of Object.values(old.freeSockets)) for (const socket of free ?? []) socket.destroy();
+      }
+    } else {
+      // Most recently used last.
+      this.#agents.delete(key);
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Closes every connection (at shutdown). */
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+}
+
+function newAgent(
+  secure: boolean,
+  remote: Pick<GitRemote, 'caCert' | 'noVerifySsl' | 'proxyEnv'>,
+  idleMs: number | undefined,
+): HttpAgent {
+  const options = {
+    keepAlive: true,
+    // Closes idle connections only (an agent's socket timeout never ends a request in flight).
+    ...(idleMs !== undefined ? { timeout: idleMs, maxFreeSockets: 8 } : {}),
+    ...(remote.proxyEnv !== undefined ? { proxyEnv: { ...remote.proxyEnv } } : {}),
+  };
+  return secure
+    ? new HttpsAgent({
+        ...options,
+        ca: remote.caCert !== undefined ? [...rootCertificates, remote.caCert] : undefined,
+        rejectUnauthorized: remote.noVerifySsl !== true,
+      })
+    : new HttpAgent(options);
 }
 
 /** Default deadline of an operation. */
@@ -71,7 +152,11 @@ export interface Transport {
    * truncated advertisement reads as an empty repository), so callers check this before trusting a result.
    */
   failure(): GitError | undefined;
-  close(): void;
+  /**
+   * Ends the operation's connections; with shared agents (GitRemote.agents), reads what is left of
+   * responses first (briefly, bounded) so that the next operation can reuse them. Never rejects.
+   */
+  close(): Promise<void>;
 }
 
 const TLS_CODES = new Set([
@@ -154,17 +239,8 @@ async function* metered(
 function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
   const parsed = parseRepoUri(remote.uri);
   const secure = parsed.scheme === 'https';
-  const agentOptions = {
-    keepAlive: true,
-    ...(remote.proxyEnv !== undefined ? { proxyEnv: { ...remote.proxyEnv } } : {}),
-  };
-  const agent = secure
-    ? new HttpsAgent({
-        ...agentOptions,
-        ca: remote.caCert !== undefined ? [...rootCertificates, remote.caCert] : undefined,
-        rejectUnauthorized: remote.noVerifySsl !== true,
-      })
-    : new HttpAgent(agentOptions);
+  const pooled = remote.agents?.agentFor(secure, remote);
+  const agent = pooled ?? newAgent(secure, remote, undefined);
   const auth = remote.auth;
   const authorization =
     auth?.type === 'basic'
@@ -173,6 +249,8 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
         ? auth.authorization
         : undefined;
   const state: StreamState = { received: 0 };
+  // Responses whose body was not read to its end.
+  const unfinished = new Set<{ res: IncomingMessage; body: AsyncGenerator<Uint8Array> }>();
 
   const request = async (req: GitHttpRequest): Promise<GitHttpResponse> => {
     const body = req.body === undefined ? undefined : await collect(req.body);
@@ -183,14 +261,35 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
       remote.stats.requests += 1;
       remote.stats.bytesSent += body?.length ?? 0;
     }
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const r = (secure ? httpsRequest : httpRequest)(
-        req.url,
-        { method: req.method ?? 'GET', headers, agent, signal },
-        resolve,
-      );
-      r.once('error', (err) => reject(networkError(remote.uri, err, signal)));
-      r.end(body);
+    const send = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const r = (secure ? httpsRequest : httpRequest)(
+          req.url,
+          { method: req.method ?? 'GET', headers, agent, signal },
+          resolve,
+        );
+        r.once('socket', () => {
+          if (!r.reusedSocket && remote.stats !== undefined)
+            remote.stats.connections = (remote.stats.connections ?? 0) + 1;
+        });
+        r.once('error', (err: NodeJS.ErrnoException) =>
+          reject(
+            r.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !signal.aborted
+              ? new StaleConnection(err)
+              : networkError(remote.uri, err, signal),
+          ),
+        );
+        r.end(body);
+      });
+    // A kept-alive connection the server closed as the request left: nothing reached git, so the request
+    // (its body is in memory) goes again, once, on a new connection (the other idle ones are as likely
+    // closed, so they go too).
+    const res = await send().catch((err: unknown) => {
+      if (!(err instanceof StaleConnection)) throw err;
+      for (const free of Object.values(agent.freeSockets)) for (const socket of free ?? []) socket.destroy();
+      return send().catch((again: unknown) => {
+        throw again instanceof StaleConnection ? networkError(remote.uri, again.cause, signal) : again;
+      });
     });
     const status = res.statusCode ?? 0;
     if (status === 401 || status === 403) {
@@ -210,14 +309,20 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
     const responseHeaders: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers))
       if (v !== undefined) responseHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+    // Not destroyed when a reader stops early (ls-refs stops at its flush packet, before the end of the
+    // HTTP body): close() reads the rest so that the connection can serve the next operation.
+    const chunks = res.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
     const wrapped = (async function* () {
       try {
-        yield* metered(res, remote, state);
+        yield* metered({ [Symbol.asyncIterator]: () => chunks }, remote, state);
       } catch (err: unknown) {
         state.failure ??= networkError(remote.uri, err, signal);
         throw state.failure;
       }
     })();
+    const open = { res, body: wrapped };
+    unfinished.add(open);
+    res.once('close', () => unfinished.delete(open));
     return {
       url: req.url,
       method: req.method,
@@ -233,8 +338,60 @@ function httpTransport(remote: GitRemote, signal: AbortSignal): Transport {
     url: remote.uri,
     signal,
     failure: () => state.failure,
-    close: () => agent.destroy(),
+    // A shared agent keeps its connections for the next operation, once their responses are read.
+    close: async () => {
+      if (pooled === undefined) {
+        agent.destroy();
+        return;
+      }
+      const drains = [...unfinished].map(({ res, body }) =>
+        body.return(undefined).then(
+          () => drain(res),
+          () => {
+            res.destroy();
+          },
+        ),
+      );
+      unfinished.clear();
+      await Promise.all(drains);
+    },
   };
+}
+
+/** What is left of a response, read so its kept-alive connection can be reused. */
+const DRAIN_BYTES = 64 * 1024;
+const DRAIN_MS = 1_000;
+
+/**
+ * Reads the rest of a response an operation stopped reading, if it is short and comes soon (the end of
+ * an answer already sent); otherwise the connection is closed rather than read for nothing.
+ */
+function drain(res: IncomingMessage): Promise<void> {
+  if (res.readableEnded || res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let left = DRAIN_BYTES;
+    const timer = setTimeout(() => res.destroy(), DRAIN_MS).unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    // 'end' is when the connection goes back to the agent; 'close' covers a destroyed one.
+    res.once('end', done);
+    res.once('close', done);
+    res.on('error', () => undefined);
+    res.on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) res.destroy();
+    });
+    res.resume();
+  });
+}
+
+/** A request failed on a reused connection before any answer (see httpTransport). */
+class StaleConnection extends Error {
+  constructor(cause: NodeJS.ErrnoException) {
+    super('kept-alive connection closed by the server', { cause });
+  }
 }
 
 // ---------------------------------------------------------------- ssh and git:// (stateful connections)
@@ -501,7 +658,13 @@ function statefulTransport(remote: GitRemote, parsed: ParsedRepoUri, signal: Abo
     return { url: req.url, method: 'POST', statusCode: 200, statusMessage: 'OK', headers: resultHeaders, body: stream };
   };
 
-  return { http: { request }, url: PLACEHOLDER, signal, failure: () => state.failure, close: closeConnection };
+  return {
+    http: { request },
+    url: PLACEHOLDER,
+    signal,
+    failure: () => state.failure,
+    close: async () => closeConnection(),
+  };
 }
 
 /** Opens a transport for one operation on a repository; close() it when the operation ends. */
