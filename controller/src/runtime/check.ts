@@ -18,6 +18,7 @@ import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { type JobCreatedEvents, jobCreatedNote } from './job-events.js';
+import type { RecentJobs } from './recent-jobs.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
@@ -38,6 +39,8 @@ export interface CheckContext {
   readonly perHost: (host: string) => Semaphore;
   /** HTTP(S) connections to git hosts, kept alive from one check to the next. */
   readonly gitAgents?: HttpAgents;
+  /** Jobs of Forbid and Replace triggers created here and not in the Job cache yet. */
+  readonly recentJobs?: RecentJobs;
   readonly log: Logger;
   readonly tracer: Tracer;
   readonly now: () => number;
@@ -279,23 +282,26 @@ async function checkSource(
   const uid = trigger.metadata.uid ?? '';
   const policy = trigger.spec.concurrencyPolicy ?? 'Allow';
   const active = policy === 'Allow' ? [] : activeJobs(ctx.world, uid, name);
-  if (policy === 'Forbid' && active.length > 0) {
+  // Jobs this replica created a moment ago that the cache does not show yet: active too.
+  const unseen =
+    policy === 'Allow'
+      ? []
+      : (ctx.recentJobs?.unseen(uid, name, (job) => ctx.world.jobs.get(job, req.namespace) !== undefined) ?? []);
+  if (policy === 'Forbid' && (active.length > 0 || unseen.length > 0)) {
     ctx.log.info(
       { trigger: `${req.namespace}/${req.name}`, source: name },
       'a Job is still active: change stays pending (Forbid)',
     );
     return { source: name, ok: true, entry: previous ?? {} };
   }
-  for (const job of active) {
-    await ctx.batch
-      .deleteNamespacedJob({
-        name: job.metadata?.name ?? '',
-        namespace: job.metadata?.namespace ?? '',
-        propagationPolicy: 'Background',
-      })
-      .catch((err: unknown) => {
-        if (statusOf(err) !== 404) throw err;
-      });
+  const replaced = [
+    ...active.map((job) => ({ name: job.metadata?.name ?? '', namespace: job.metadata?.namespace ?? '' })),
+    ...unseen.map((job) => ({ name: job, namespace: req.namespace })),
+  ];
+  for (const job of replaced) {
+    await ctx.batch.deleteNamespacedJob({ ...job, propagationPolicy: 'Background' }).catch((err: unknown) => {
+      if (statusOf(err) !== 404) throw err;
+    });
   }
   // onChangeOnly: one Job per change, named after it (every run of this check shares it); otherwise
   // one Job per run key (schedule slot, webhook request).
@@ -414,13 +420,19 @@ async function createJob(
     },
   };
   const jobName = job.metadata.name ?? '';
+  // Forbid and Replace must see this Job in the next check, even before the Job cache does.
+  const remember = () => {
+    if ((trigger.spec.concurrencyPolicy ?? 'Allow') !== 'Allow') ctx.recentJobs?.add(uid, source.name, jobName);
+  };
   try {
     const created = await ctx.batch.createNamespacedJob({ namespace: req.namespace, body: job });
+    remember();
     ctx.onJobCreated?.(created);
     return { ok: true, name: jobName, created: true };
   } catch (err: unknown) {
     // A Job of this run exists already (another replica, a redelivery): the same work, done once.
     if (statusOf(err) !== 409) return { ok: false, message: `cannot create Job ${jobName}: ${messageOf(err)}` };
+    remember();
     return { ok: true, name: jobName, created: false };
   }
 }

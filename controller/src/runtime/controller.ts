@@ -26,6 +26,7 @@ import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
+import { RecentJobs } from './recent-jobs.js';
 import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
 import { StatusWrites } from './status-writes.js';
@@ -131,6 +132,7 @@ export async function startController(
     gitTimeoutMs: options.gitTimeoutSeconds * 1000,
     proxyEnv: process_.proxyEnv,
     gitAgents,
+    recentJobs: new RecentJobs(),
     perHost: (host) => {
       let s = hosts.get(host);
       if (s === undefined) {
