@@ -1,10 +1,9 @@
 import { API_VERSION, JOB_ANNOTATIONS } from '@git-events-runner/shared';
-import { BatchV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startFaultProxy } from '../src/fault-proxy.js';
-import { startGitServers } from '../src/git-servers.js';
-import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { appCluster, eventually, startControllerProcess } from '../src/index.js';
 
 // The order of changes on one watched branch, through a webhook trigger with onChangeOnly.
 //
@@ -22,14 +21,9 @@ import { eventually, isolatedCluster, startControllerProcess } from '../src/inde
 // deterministic so that a run is never started twice; the return to the old commit is a change of its
 // own and must run again, as the original (random Job names) did.
 
-const plane = await isolatedCluster(t);
-const { kc, core, kubectl } = plane;
-const batch = kc.makeApiClient(BatchV1Api);
+const plane = await appCluster(t, { 'a.txt': '1\n' }, 'c1');
+const { kc, core, kubectl, batch, servers, head: c1 } = plane;
 const custom = kc.makeApiClient(CustomObjectsApi);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-await servers.fixtures.create('app');
-const c1 = await servers.fixtures.commit('app', { 'a.txt': '1\n' }, 'c1');
 const proxy = await startFaultProxy(Number(new URL(servers.urls.http('app')).port));
 t.teardown(() => proxy.stop());
 const uri = new URL(servers.urls.http('app'));

@@ -1,9 +1,8 @@
 import { API_VERSION } from '@git-events-runner/shared';
-import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startGitServers } from '../src/git-servers.js';
-import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { appCluster, eventually, startControllerProcess } from '../src/index.js';
 
 // kube-apiserver stopped for 30 s in the middle of a run and started again: the controller recovers by
 // itself (same process), resumes schedules, loses no change, duplicates no Job; a webhook answered 202
@@ -12,13 +11,8 @@ import { eventually, isolatedCluster, startControllerProcess } from '../src/inde
 
 const OUTAGE_MS = 30_000;
 
-const plane = await isolatedCluster(t);
-const { kc, core, kubectl } = plane;
-const batch = kc.makeApiClient(BatchV1Api);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-await servers.fixtures.create('app');
-const c0 = (await servers.fixtures.commit('app', { 'deploy.sh': 'echo 0\n' }, 'c0')).trim();
+const plane = await appCluster(t, { 'deploy.sh': 'echo 0\n' }, 'c0');
+const { core, kubectl, batch, servers, head: c0 } = plane;
 
 const ns = 'outage';
 const TOKEN = 'outage-token-3Kq';

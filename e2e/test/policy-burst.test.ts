@@ -1,9 +1,7 @@
 import { API_VERSION } from '@git-events-runner/shared';
-import { BatchV1Api } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startGitServers } from '../src/git-servers.js';
-import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { appCluster, eventually, startControllerProcess } from '../src/index.js';
 
 // concurrencyPolicy under a burst of webhooks: Forbid and Replace promise one Job at a time per trigger
 // and source, however many deliveries arrive and however they are batched into checks. (A check that
@@ -11,13 +9,8 @@ import { eventually, isolatedCluster, startControllerProcess } from '../src/inde
 // RecentJobs, unit-tested in controller/test/recent-jobs.test.ts. On loopback the watch usually wins
 // that race, so this file does not depend on losing it.)
 
-const plane = await isolatedCluster(t);
-const { kc, core, kubectl } = plane;
-const batch = kc.makeApiClient(BatchV1Api);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-await servers.fixtures.create('app');
-await servers.fixtures.commit('app', { 'a.txt': '1\n' }, 'c1');
+const plane = await appCluster(t, { 'a.txt': '1\n' }, 'c1');
+const { core, kubectl, batch, servers } = plane;
 
 const ns = 'policy-burst';
 await core.createNamespace({ body: { metadata: { name: ns } } });

@@ -1,21 +1,15 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { API_VERSION } from '@git-events-runner/shared';
-import { BatchV1Api } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startGitServers, startHangingServer } from '../src/git-servers.js';
-import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { startHangingServer } from '../src/git-servers.js';
+import { appCluster, eventually, startControllerProcess } from '../src/index.js';
 
 // GitLab, Gitea and Bitbucket Server deliveries with real-shaped payloads, and load shedding (503) when
 // webhook checks pile up, against a running controller, its own control plane and a real git server.
 
-const plane = await isolatedCluster(t);
-const { kc, core, kubectl } = plane;
-const batch = kc.makeApiClient(BatchV1Api);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-await servers.fixtures.create('app');
-const head = (await servers.fixtures.commit('app', { 'deploy.sh': 'echo\n' }, 'first')).trim();
+const plane = await appCluster(t, { 'deploy.sh': 'echo\n' }, 'first');
+const { core, kubectl, batch, servers, head } = plane;
 const controller = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system' });
 t.teardown(() => controller.stop('SIGKILL'));
 const base = `http://127.0.0.1:${controller.webhooksPort}`;

@@ -1,22 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { API_VERSION } from '@git-events-runner/shared';
-import { BatchV1Api } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { startGitServers } from '../src/git-servers.js';
-import { eventually, isolatedCluster, startControllerProcess } from '../src/index.js';
+import { appCluster, eventually, startControllerProcess } from '../src/index.js';
 import { shippedController } from '../src/shipped.js';
 
 // The webhook API against a running controller, its own control plane and a real git server.
 
-const plane = await isolatedCluster(t);
-const { kc, core, kubectl } = plane;
-const batch = kc.makeApiClient(BatchV1Api);
-const servers = await startGitServers({ ssh: false, daemon: false });
-t.teardown(() => servers.stop());
-await servers.fixtures.create('app');
-await servers.fixtures.commit('app', { 'deploy.sh': 'echo\n' }, 'first');
+const plane = await appCluster(t, { 'deploy.sh': 'echo\n' }, 'first');
+const { core, kubectl, batch, servers } = plane;
 const controller = await startControllerProcess({ kubeconfig: plane.kubeconfig, namespace: 'ger-system' });
 t.teardown(() => controller.stop('SIGKILL'));
 const base = `http://127.0.0.1:${controller.webhooksPort}`;
