@@ -1,3 +1,4 @@
+import { CodedError } from '@git-events-runner/shared';
 /** Why the admission server cannot start or cannot read a request; stable values to branch on. */
 export const ADMISSION_ERROR_CODES = [
   /** The policy file is not one YAML document. */
@@ -18,12 +19,6 @@ export const ADMISSION_ERROR_CODES = [
 export type AdmissionErrorCode = (typeof ADMISSION_ERROR_CODES)[number];
 
 /** An error of the admission server; the message names the offending field, flag or file. */
-export class AdmissionError extends Error {
+export class AdmissionError extends CodedError<AdmissionErrorCode> {
   override readonly name = 'AdmissionError';
-  readonly code: AdmissionErrorCode;
-
-  constructor(code: AdmissionErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

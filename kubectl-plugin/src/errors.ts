@@ -1,3 +1,4 @@
+import { CodedError } from '@git-events-runner/shared';
 /** Why a command failed; scripts and tests branch on these, never on messages. */
 export const PLUGIN_ERROR_CODES = [
   /** Bad flags or arguments. */
@@ -38,14 +39,8 @@ export const PLUGIN_ERROR_CODES = [
 export type PluginErrorCode = (typeof PLUGIN_ERROR_CODES)[number];
 
 /** A failure reported to the user in one line on stderr (exit code 1); never carries a secret. */
-export class PluginError extends Error {
+export class PluginError extends CodedError<PluginErrorCode> {
   override readonly name = 'PluginError';
-  readonly code: PluginErrorCode;
-
-  constructor(code: PluginErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** A Kubernetes `Status` object as the API server returns it with an error. */

@@ -1,4 +1,5 @@
 import { type JsonSchemaProps, toOpenApi } from './crd.js';
+import { CodedError } from './errors.js';
 import { API_VERSION, CATEGORY, KINDS, type KindDefinition } from './schema/resources.js';
 
 // Pure renderers of the generated parts of the user documentation (`npm run docs:generate`,
@@ -11,14 +12,8 @@ export const DOCS_ERROR_CODES = ['UnknownDirective', 'InvalidDirective', 'Unknow
 export type DocsErrorCode = (typeof DOCS_ERROR_CODES)[number];
 
 /** A documentation template cannot be rendered; the message names the directive (and line). */
-export class DocsError extends Error {
+export class DocsError extends CodedError<DocsErrorCode> {
   override readonly name = 'DocsError';
-  readonly code: DocsErrorCode;
-
-  constructor(code: DocsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 // ---------------------------------------------------------------- Markdown helpers

@@ -5,6 +5,7 @@ export {
   renderCrdsYaml,
   toOpenApi,
 } from './crd.js';
+export { CodedError } from './errors.js';
 export { JOB_ANNOTATIONS, JOB_LABELS, JOB_MANAGED_BY, RUN_REQUESTED_AT_ANNOTATION } from './labels.js';
 export {
   type ActionSpec,

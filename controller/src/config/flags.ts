@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CodedError } from '@git-events-runner/shared';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { deepFreeze } from './runtime.js';
 
@@ -21,14 +22,8 @@ export type FlagsErrorCode = (typeof FLAGS_ERROR_CODES)[number];
  * The `run` command line cannot be used: `InvalidValue` for one flag's value (the parsers), or
  * `InvalidFlags` for flags that contradict each other (toRunOptions).
  */
-export class FlagsError extends Error {
+export class FlagsError extends CodedError<FlagsErrorCode> {
   override readonly name = 'FlagsError';
-  readonly code: FlagsErrorCode;
-
-  constructor(code: FlagsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** A webhook rate limit: a bucket of `burst` requests, refilled by one every `periodSeconds / burst` seconds. */

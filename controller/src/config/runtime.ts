@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CodedError } from '@git-events-runner/shared';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument, stringify } from 'yaml';
@@ -152,9 +153,8 @@ export interface RuntimeConfigProblem {
  * The `runtimeConfig` document cannot be used. The message names the offending fields and the types
  * of their values, never the values themselves (the document is user input and may be large).
  */
-export class RuntimeConfigError extends Error {
+export class RuntimeConfigError extends CodedError<RuntimeConfigErrorCode> {
   override readonly name = 'RuntimeConfigError';
-  readonly code: RuntimeConfigErrorCode;
   readonly problems: readonly RuntimeConfigProblem[];
 
   constructor(
@@ -162,8 +162,7 @@ export class RuntimeConfigError extends Error {
     message: string,
     options: { cause?: unknown; problems?: readonly RuntimeConfigProblem[] } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.problems = options.problems ?? [];
   }
 }

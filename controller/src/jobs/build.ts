@@ -2,6 +2,7 @@ import {
   type ActionSpec,
   API_VERSION,
   type ClusterActionSpec,
+  CodedError,
   type GitRef,
   JOB_ANNOTATIONS,
   JOB_LABELS,
@@ -90,14 +91,8 @@ export const JOB_BUILD_ERROR_CODES = ['InvalidReference'] as const;
 export type JobBuildErrorCode = (typeof JOB_BUILD_ERROR_CODES)[number];
 
 /** A Job cannot be built from the request (the API server's validation would have prevented it). */
-export class JobBuildError extends Error {
+export class JobBuildError extends CodedError<JobBuildErrorCode> {
   override readonly name = 'JobBuildError';
-  readonly code: JobBuildErrorCode;
-
-  constructor(code: JobBuildErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** The kind and name of a git reference, e.g. `{ type: 'branch', name: 'main' }`. */

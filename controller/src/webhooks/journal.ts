@@ -1,4 +1,4 @@
-import { type WebhookJournalEntry, webhookJournalEntryValid } from '@git-events-runner/shared';
+import { CodedError, type WebhookJournalEntry, webhookJournalEntryValid } from '@git-events-runner/shared';
 
 /**
  * The webhook journal: the replicas list the webhook requests they answered 202 and whose check has not
@@ -97,12 +97,6 @@ export const JOURNAL_ERROR_CODES = ['Full', 'NotRecorded', 'Vanished'] as const;
 export type JournalErrorCode = (typeof JOURNAL_ERROR_CODES)[number];
 
 /** A webhook request could not be recorded as accepted. */
-export class JournalError extends Error {
+export class JournalError extends CodedError<JournalErrorCode> {
   override readonly name = 'JournalError';
-  readonly code: JournalErrorCode;
-
-  constructor(code: JournalErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

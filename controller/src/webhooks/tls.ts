@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { CodedError } from '@git-events-runner/shared';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { TlsOptions } from '../config/index.js';
 import { messageOf, statusOf } from '../runtime/util.js';
@@ -8,14 +9,8 @@ export const WEBHOOK_TLS_ERROR_CODES = ['FileUnreadable', 'SecretUnreadable', 'S
 export type WebhookTlsErrorCode = (typeof WEBHOOK_TLS_ERROR_CODES)[number];
 
 /** The webhook server's certificate or key cannot be read; the message names the file or Secret, never PEM. */
-export class WebhookTlsError extends Error {
+export class WebhookTlsError extends CodedError<WebhookTlsErrorCode> {
   override readonly name = 'WebhookTlsError';
-  readonly code: WebhookTlsErrorCode;
-
-  constructor(code: WebhookTlsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** A PEM certificate (chain) and its key. */

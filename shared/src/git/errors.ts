@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 /** Why a git operation failed; stable values to branch on (never on messages). */
 export const GIT_ERROR_CODES = [
   'Unreachable',
@@ -20,14 +21,12 @@ export type GitErrorCode = (typeof GIT_ERROR_CODES)[number];
  * A failed git operation. The message names the repository and never contains a credential; the
  * cause (kept for logs at debug level) is the underlying library or socket error.
  */
-export class GitError extends Error {
+export class GitError extends CodedError<GitErrorCode> {
   override readonly name = 'GitError';
-  readonly code: GitErrorCode;
   readonly repository: string;
 
   constructor(code: GitErrorCode, repository: string, reason: string, options?: { cause?: unknown }) {
-    super(`${repository}: ${reason}`, options);
-    this.code = code;
+    super(code, `${repository}: ${reason}`, options);
     this.repository = repository;
   }
 }

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 /** Why a schedule (or a time handed to the timer queue) cannot be used. */
 export const SCHEDULE_ERROR_CODES = [
   'InvalidSchedule',
@@ -12,12 +13,6 @@ export const SCHEDULE_ERROR_CODES = [
 export type ScheduleErrorCode = (typeof SCHEDULE_ERROR_CODES)[number];
 
 /** A schedule cannot be used; the message names the offending text so it can go into a Kubernetes Event as is. */
-export class ScheduleError extends Error {
+export class ScheduleError extends CodedError<ScheduleErrorCode> {
   override readonly name = 'ScheduleError';
-  readonly code: ScheduleErrorCode;
-
-  constructor(code: ScheduleErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
