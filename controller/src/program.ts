@@ -129,7 +129,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     // Everything was stopped and flushed; a handle some library still holds open must not keep the
     // process (and its Pod) alive until SIGKILL.
     setTimeout(() => {
-      log.warn('handles still open after shutdown; exiting');
+      // What they are (e.g. TCPSocketWrap, Timeout), so the holder can be found.
+      log.warn({ handles: process.getActiveResourcesInfo() }, 'handles still open after shutdown; exiting');
       process.exit(0);
     }, 3000).unref();
   });
