@@ -1,4 +1,5 @@
 import { BatchV1Api } from '@kubernetes/client-node';
+import { type ControllerProcess, startControllerProcess } from './controller-process.js';
 import { type GitServers, startGitServers } from './git-servers.js';
 import { type IsolatedCluster, isolatedCluster } from './harness.js';
 
@@ -26,4 +27,24 @@ export async function appCluster(
   await servers.fixtures.create('app');
   const head = (await servers.fixtures.commit('app', { ...files }, message)).trim();
   return { ...plane, batch: plane.kc.makeApiClient(BatchV1Api), servers, head };
+}
+
+/**
+ * A controller on `cluster` (namespace ger-system) with `args`, SIGKILLed at `t`'s teardown, and the base
+ * URL of its webhook server.
+ */
+export async function clusterController(
+  t: { teardown(fn: () => Promise<void>): void },
+  cluster: Pick<IsolatedCluster, 'kubeconfig'>,
+  args: readonly string[],
+): Promise<{ controller: ControllerProcess; base: string }> {
+  const controller = await startControllerProcess({
+    kubeconfig: cluster.kubeconfig,
+    namespace: 'ger-system',
+    args: [...args],
+  });
+  t.teardown(async () => {
+    await controller.stop('SIGKILL');
+  });
+  return { controller, base: `http://127.0.0.1:${controller.webhooksPort}` };
 }

@@ -6,7 +6,7 @@ export {
   mintAdmissionKubeconfig,
   startAdmissionProcess,
 } from './admission-process.js';
-export { type AppCluster, appCluster } from './app-cluster.js';
+export { type AppCluster, appCluster, clusterController } from './app-cluster.js';
 export {
   attachControlPlane,
   type ControlPlane,

@@ -3,7 +3,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { startFaultProxy } from '../src/fault-proxy.js';
-import { appCluster, eventually, startControllerProcess } from '../src/index.js';
+import { appCluster, clusterController, eventually } from '../src/index.js';
 
 // The order of changes on one watched branch, through a webhook trigger with onChangeOnly.
 //
@@ -45,13 +45,7 @@ await kubectl(
     }),
   ].join('---\n'),
 );
-const controller = await startControllerProcess({
-  kubeconfig: plane.kubeconfig,
-  namespace: 'ger-system',
-  args: ['--webhooks-ack', 'immediate'],
-});
-t.teardown(() => controller.stop('SIGKILL'));
-const base = `http://127.0.0.1:${controller.webhooksPort}`;
+const { base } = await clusterController(t, plane, ['--webhooks-ack', 'immediate']);
 
 const hook = async (): Promise<string> => {
   const res = await fetch(`${base}/${ns}/hook/app`, { method: 'POST' });

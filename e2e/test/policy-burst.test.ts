@@ -1,7 +1,7 @@
 import { API_VERSION } from '@git-events-runner/shared';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { appCluster, eventually, startControllerProcess } from '../src/index.js';
+import { appCluster, clusterController, eventually } from '../src/index.js';
 
 // concurrencyPolicy under a burst of webhooks: Forbid and Replace promise one Job at a time per trigger
 // and source, however many deliveries arrive and however they are batched into checks. (A check that
@@ -31,13 +31,7 @@ await kubectl(
     obj('WebhookTrigger', 'replace', trigger('Replace')),
   ].join('---\n'),
 );
-const controller = await startControllerProcess({
-  kubeconfig: plane.kubeconfig,
-  namespace: 'ger-system',
-  args: ['--webhooks-ack', 'immediate'],
-});
-t.teardown(() => controller.stop('SIGKILL'));
-const base = `http://127.0.0.1:${controller.webhooksPort}`;
+const { base } = await clusterController(t, plane, ['--webhooks-ack', 'immediate']);
 
 // `n` deliveries at once, then until every check has ended.
 const burst = async (name: string, n: number) => {
