@@ -19,6 +19,22 @@ export interface ControlPlaneOptions {
   readonly log?: (message: string) => void;
   /** More kube-apiserver flags (a benchmark's audit log, say), after the harness's own. */
   readonly apiServerArgs?: readonly string[];
+  /**
+   * Serve a real node (e2e/src/node.ts) instead of loopback only: kube-apiserver listens on the host end
+   * of the node's link, so Pods reach it through the `kubernetes` Service, and runs the admission and
+   * authorization a node needs (ServiceAccount, NodeRestriction, the Node authorizer).
+   */
+  readonly network?: ApiServerNetwork;
+}
+
+/** Where kube-apiserver listens and which Service range it hands out when it serves a node. */
+export interface ApiServerNetwork {
+  /** Address on this host that the node's Pods can reach (the host end of its veth link). */
+  readonly hostIp: string;
+  /** The Service CIDR; its first address is the `kubernetes` Service. */
+  readonly serviceCidr: string;
+  /** The first address of serviceCidr. */
+  readonly serviceIp: string;
 }
 
 /** What a running control plane exposes, and what `state.json` records. */
@@ -29,6 +45,8 @@ export interface ControlPlaneState {
   readonly kubeconfig: string;
   readonly binDir: string;
   readonly pids: readonly number[];
+  /** Set when the control plane serves a node. */
+  readonly network?: ApiServerNetwork;
 }
 
 /** A running etcd + kube-apiserver pair. */
@@ -96,12 +114,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const pids: number[] = [];
   try {
     const ca = await createCertificateAuthority('git-events-runner-local-ca');
+    const net = options.network;
     const serving = await ca.server(
       'kube-apiserver',
-      ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-      ['127.0.0.1', '10.0.0.1'],
+      [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
+      net === undefined ? ['127.0.0.1', '10.0.0.1'] : ['127.0.0.1', net.hostIp, net.serviceIp],
     );
     const admin = await ca.client('admin', ['system:masters']);
+    // kube-apiserver's client certificate towards kubelets (logs, exec); the kubelet trusts this CA.
+    const kubeletClient = await ca.client('kube-apiserver-kubelet-client', ['system:masters']);
     const sa = await createServiceAccountKeys();
     const pki = (name: string) => join(dir, 'pki', name);
     await Promise.all([
@@ -111,6 +138,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       writeFile(pki('apiserver.key'), serving.key, { mode: 0o600 }),
       writeFile(pki('sa.key'), sa.privateKey, { mode: 0o600 }),
       writeFile(pki('sa.pub'), sa.publicKey),
+      writeFile(pki('apiserver-kubelet-client.crt'), kubeletClient.cert),
+      writeFile(pki('apiserver-kubelet-client.key'), kubeletClient.key, { mode: 0o600 }),
     ]);
 
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -133,7 +162,33 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     );
     pids.push(etcd.pid);
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${net?.hostIp ?? '127.0.0.1'}:${apiPort}`;
+    // Without a node nothing creates service accounts or publishes endpoints, so those stay off; with
+    // one, the API server behaves as in a real cluster. Aggregator routing makes it dial a webhook
+    // Service's endpoints (Pod addresses, routed to the node) instead of its ClusterIP, which only the
+    // node's kube-proxy knows: a ClusterIP dialled from this host would follow the default route out.
+    const networkArgs =
+      net === undefined
+        ? [
+            '--bind-address=127.0.0.1',
+            '--advertise-address=127.0.0.1',
+            '--service-cluster-ip-range=10.0.0.0/24',
+            '--authorization-mode=RBAC',
+            '--disable-admission-plugins=ServiceAccount',
+            '--endpoint-reconciler-type=none',
+          ]
+        : [
+            `--bind-address=${net.hostIp}`,
+            `--advertise-address=${net.hostIp}`,
+            `--service-cluster-ip-range=${net.serviceCidr}`,
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+            '--enable-aggregator-routing=true',
+            `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`,
+            `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
+            `--kubelet-certificate-authority=${pki('ca.crt')}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ];
     log(`starting kube-apiserver on ${server}`);
     const startApiServer = async (): Promise<number> => {
       const apiserver = startGuarded(
@@ -145,16 +200,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           `--tls-private-key-file=${pki('apiserver.key')}`,
           `--client-ca-file=${pki('ca.crt')}`,
           `--secure-port=${apiPort}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          '--service-cluster-ip-range=10.0.0.0/24',
-          '--authorization-mode=RBAC',
+          ...networkArgs,
           '--service-account-issuer=https://kubernetes.default.svc',
           `--service-account-key-file=${pki('sa.pub')}`,
           `--service-account-signing-key-file=${pki('sa.key')}`,
           '--allow-privileged=true',
-          '--disable-admission-plugins=ServiceAccount',
-          '--endpoint-reconciler-type=none',
           '--v=0',
           ...(options.apiServerArgs ?? []),
         ],
@@ -176,7 +226,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const kubeconfig = join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfig, kubeconfigYaml(server, ca.cert, 'admin', admin), { mode: 0o600 });
-    const state: ControlPlaneState = { dir, server, kubeconfig, binDir: options.binDir, pids };
+    const state: ControlPlaneState = {
+      dir,
+      server,
+      kubeconfig,
+      binDir: options.binDir,
+      pids,
+      ...(net && { network: net }),
+    };
     await writeFile(join(dir, STATE), JSON.stringify(state, null, 2));
     log(`control plane ready at ${server}`);
     const restart = {

@@ -40,6 +40,8 @@ export interface GitHttpServerOptions {
   readonly tls?: KeyPair;
   /** File the CGI program's stderr is appended to (default: discarded). */
   readonly logFile?: string;
+  /** Address to listen on (default 127.0.0.1; a real node's Pods reach the host end of its link). */
+  readonly host?: string;
 }
 
 /** One request as the server saw it. */
@@ -166,7 +168,7 @@ function parseCgiHead(buf: Buffer): { status: number; headers: [string, string][
   return { status, headers, rest: buf.subarray(end + sep) };
 }
 
-/** Starts a smart HTTP (or HTTPS, with `tls`) git server on 127.0.0.1 and a free port. */
+/** Starts a smart HTTP (or HTTPS, with `tls`) git server on 127.0.0.1 (or `host`) and a free port. */
 export async function startGitHttpServer(options: GitHttpServerOptions): Promise<GitHttpServer> {
   const root = resolve(options.root);
   let auth = options.auth ?? {};
@@ -301,11 +303,11 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const server: Server = options.tls === undefined ? createHttpServer(handle) : createHttpsServer(options.tls, handle);
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolvePromise());
+    server.listen(0, options.host ?? '127.0.0.1', () => resolvePromise());
   });
   const address = server.address();
   if (address === null || typeof address !== 'object') throw new Error('git http server has no address');
-  const origin = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${address.port}`;
+  const origin = `${options.tls === undefined ? 'http' : 'https'}://${options.host ?? '127.0.0.1'}:${address.port}`;
   return {
     port: address.port,
     origin,

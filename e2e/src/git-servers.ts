@@ -62,6 +62,11 @@ export interface GitServersOptions {
   readonly daemon?: boolean;
   /** The process whose death stops sshd and git daemon (default: this process). */
   readonly watchPid?: number;
+  /**
+   * Address the HTTP(S) and SSH servers listen on (default 127.0.0.1): a real node's Pods reach the host
+   * end of the node's link (e2e/src/node.ts). git daemon stays on 127.0.0.1.
+   */
+  readonly host?: string;
 }
 
 /** The HTTPS server and what a client needs to trust it. */
@@ -137,9 +142,11 @@ export async function startGitServers(options: GitServersOptions = {}): Promise<
     const ca = options.ca ?? (await createCertificateAuthority('git-servers test CA'));
     const caFile = join(dir, 'ca.crt');
     await writeFile(caFile, ca.cert);
-    const tls = await ca.server('127.0.0.1', ['localhost'], ['127.0.0.1']);
+    const host = options.host ?? '127.0.0.1';
+    const tls = await ca.server(host, ['localhost'], [...new Set(['127.0.0.1', host])]);
     const httpOptions = {
       root,
+      host,
       ...(options.auth === undefined ? {} : { auth: options.auth }),
       ...(options.publicRepos === undefined ? {} : { publicRepos: options.publicRepos }),
     };
@@ -150,7 +157,7 @@ export async function startGitServers(options: GitServersOptions = {}): Promise<
     const https: GitHttpsServer = Object.assign(httpsServer, { caCert: ca.cert, caFile });
     const watch = options.watchPid === undefined ? {} : { watchPid: options.watchPid };
     const [sshResult, daemonResult] = await Promise.allSettled([
-      options.ssh === false ? undefined : startGitSshServer({ root, dir: join(dir, 'sshd'), ...watch }),
+      options.ssh === false ? undefined : startGitSshServer({ root, dir: join(dir, 'sshd'), host, ...watch }),
       options.daemon === false ? undefined : startGitDaemon({ root, dir: join(dir, 'daemon'), ...watch }),
     ]);
     const ssh = sshResult.status === 'fulfilled' ? sshResult.value : undefined;

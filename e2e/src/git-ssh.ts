@@ -51,6 +51,8 @@ export interface GitSshServerOptions {
   readonly hostKeyTypes?: readonly ('ed25519' | 'ecdsa' | 'rsa')[];
   /** The process whose death stops the server (default: this process). */
   readonly watchPid?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  readonly host?: string;
 }
 
 /** A running sshd serving git over SSH. */
@@ -135,8 +137,8 @@ async function opensshCopy(pem: SshClientKey, dir: string, name: string): Promis
   return { ...pem, privateKey: await readFile(file, 'utf8'), privateKeyFile: file };
 }
 
-function hostPattern(port: number): string {
-  return port === 22 ? '127.0.0.1' : `[127.0.0.1]:${port}`;
+function hostPattern(port: number, host = '127.0.0.1'): string {
+  return port === 22 ? host : `[${host}]:${port}`;
 }
 
 /** sshd refuses to start as root without its privilege separation directory (systemd usually makes it). */
@@ -149,13 +151,14 @@ async function ensurePrivsepDir(): Promise<void> {
   if (!exists) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 }
 
-/** Starts sshd on 127.0.0.1 and a free port, as the current user, accepting only the generated keys. */
+/** Starts sshd on 127.0.0.1 (or `host`) and a free port, as the current user, accepting only the generated keys. */
 export async function startGitSshServer(options: GitSshServerOptions): Promise<GitSshServer> {
   const root = resolve(options.root);
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'git-sshd-')));
   await mkdir(dir, { recursive: true });
   const user = userInfo().username;
+  const host = options.host ?? '127.0.0.1';
   await ensurePrivsepDir();
 
   const hostKeyTypes = options.hostKeyTypes ?? ['ed25519'];
@@ -227,7 +230,7 @@ export async function startGitSshServer(options: GitSshServerOptions): Promise<G
     server = await startGuardedServer(
       'sshd',
       SSHD,
-      (port) => ['-D', '-f', configFile, '-E', logFile, '-o', `ListenAddress=127.0.0.1:${port}`],
+      (port) => ['-D', '-f', configFile, '-E', logFile, '-o', `ListenAddress=${host}:${port}`],
       pidFile,
       logFile,
       options.watchPid ?? process.pid,
@@ -237,8 +240,8 @@ export async function startGitSshServer(options: GitSshServerOptions): Promise<G
     throw e;
   }
   const port = server.port;
-  const knownHosts = `${hostKeys.map((k) => `${hostPattern(port)} ${k}`).join('\n')}\n`;
-  const wrongKnownHosts = `${hostPattern(port)} ${otherHostKey}\n`;
+  const knownHosts = `${hostKeys.map((k) => `${hostPattern(port, host)} ${k}`).join('\n')}\n`;
+  const wrongKnownHosts = `${hostPattern(port, host)} ${otherHostKey}\n`;
   const knownHostsFile = join(dir, 'known_hosts');
   const wrongKnownHostsFile = join(dir, 'known_hosts.wrong');
   await writeFile(knownHostsFile, knownHosts);
@@ -248,8 +251,8 @@ export async function startGitSshServer(options: GitSshServerOptions): Promise<G
   return {
     port,
     user,
-    url: (name) => `ssh://${user}@127.0.0.1:${port}${repoPath(name)}`,
-    scpUrl: (name) => `${user}@127.0.0.1:${repoPath(name)}`,
+    url: (name) => `ssh://${user}@${host}:${port}${repoPath(name)}`,
+    scpUrl: (name) => `${user}@${host}:${repoPath(name)}`,
     keys,
     hostKeys,
     knownHosts,
