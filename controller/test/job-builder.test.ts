@@ -56,8 +56,10 @@ const WORKER_SECURITY = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+/** The worker's variables: prefixed, then (with a prefix) the same without it, as the design document's script reads them. */
 function env(pairs: [string, string][], prefix = 'ACTION_JOB_') {
-  return pairs.map(([name, value]) => ({ name: `${prefix}${name}`, value }));
+  const prefixed = pairs.map(([name, value]) => ({ name: `${prefix}${name}`, value }));
+  return prefix === '' ? prefixed : [...prefixed, ...pairs.map(([name, value]) => ({ name, value }))];
 }
 
 t.test('default Action', async (t) => {

@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { type ControlPlane, mintKubeconfig, startControlPlane } from './control-plane.js';
+import { type ApiServerNetwork, type ControlPlane, mintKubeconfig, startControlPlane } from './control-plane.js';
 import { controllerOutputs } from './controller-process.js';
 import { installCrds, kubectl, kubectlOk } from './kube.js';
 import { clusterHaystacks, findLeaks, httpResponses, type Leak, recordHttpResponses, secretValues } from './leaks.js';
 import type { RunResult } from './tools.js';
 
 /** Environment variables through which the test runner hands its control plane to test files. */
-export const ENV = { dir: 'GER_CLUSTER_DIR', bin: 'GER_TOOLS_BIN', kubeconfig: 'GER_KUBECONFIG' } as const;
+export const ENV = {
+  dir: 'GER_CLUSTER_DIR',
+  bin: 'GER_TOOLS_BIN',
+  kubeconfig: 'GER_KUBECONFIG',
+  /** JSON array of image archives for a real node (e2e/src/images.ts), set when one can run here. */
+  nodeImages: 'GER_NODE_IMAGES',
+  /** Why no real node can run here, set instead of nodeImages. */
+  nodeUnavailable: 'GER_NODE_UNAVAILABLE',
+} as const;
 
 /** The control plane a test file runs against. */
 export interface TestCluster {
@@ -83,9 +91,12 @@ export interface IsolatedCluster {
  * Starts a second control plane with the CRDs and the controller's namespace `ger-system`, stopped at the
  * end of the test file. Controllers run against it so they never check the triggers of other test files.
  */
-export async function isolatedCluster(t: { teardown(fn: () => Promise<void>): void }): Promise<IsolatedCluster> {
+export async function isolatedCluster(
+  t: { teardown(fn: () => Promise<void>): void },
+  options: { network?: ApiServerNetwork } = {},
+): Promise<IsolatedCluster> {
   const { binDir } = testCluster();
-  const plane = await startControlPlane({ binDir });
+  const plane = await startControlPlane({ binDir, ...options });
   recordHttpResponses();
   const kc = new KubeConfig();
   // Runs last (teardowns run in reverse), after the test's controllers stopped: no Secret's value may

@@ -127,7 +127,7 @@ async function sh(command: string, args: readonly string[]): Promise<string> {
  * Creates the network namespace and link of a new node, picking the first free index. The namespace
  * itself is the lock: `ip netns add` fails when another run has the name.
  */
-export async function createNodeNetwork(): Promise<NodeNetwork> {
+export async function createNodeNetwork(options: { readonly detached?: boolean } = {}): Promise<NodeNetwork> {
   for (let index = 1; index < 100; index++) {
     const netns = `ger-node-${index}`;
     if ((await run(need.ip, ['netns', 'add', netns])).code !== 0) continue;
@@ -137,14 +137,18 @@ export async function createNodeNetwork(): Promise<NodeNetwork> {
     const nodeIp = `198.18.${index}.2`;
     const podCidr = `198.19.${index}.0/24`;
     const serviceCidr = `198.18.${100 + index}.0/24`;
+    let watcher: number | undefined;
+    const removeScript = 'ip link del "$1" 2>/dev/null; ip netns del "$2" 2>/dev/null; exit 0';
     const remove = async () => {
-      await run(need.ip, ['link', 'del', hostLink]);
-      await run(need.ip, ['netns', 'del', netns]);
+      await run('bash', ['-c', removeScript, 'ger-net', hostLink, netns]);
+      if (watcher !== undefined) stopWatcher(watcher);
     };
     try {
       // A link left by a run that died before deleting it would make `ip link add` fail.
       await run(need.ip, ['link', 'del', hostLink]);
       const inNs = (args: readonly string[]) => sh(need.ip, ['-n', netns, ...args]);
+      if (options.detached !== true)
+        watcher ??= spawnWatcher(process.pid, ['bash', '-c', removeScript, 'ger-net', hostLink, netns]);
       await sh(need.ip, ['link', 'add', hostLink, 'type', 'veth', 'peer', 'name', nodeLink, 'netns', netns]);
       await sh(need.ip, ['addr', 'add', `${hostIp}/24`, 'dev', hostLink]);
       await sh(need.ip, ['link', 'set', hostLink, 'up']);
@@ -185,10 +189,10 @@ export async function createNodeNetwork(): Promise<NodeNetwork> {
 // Kills and removes everything a node leaves behind. Also run by the watcher when the test process dies,
 // so it must not depend on Node: processes in the node's namespace (containerd, its shims, kubelet,
 // kube-proxy), then every process in the node's cgroups (the containers), then mounts under its
-// directory, cgroups, the namespace with its link, and the directory.
+// directory, cgroups, and the directory. The network is the caller's: the control plane listens on it.
 const CLEANUP = `#!/usr/bin/env bash
 set -u
-netns=$1 dir=$2 cgroup=$3 link=$4
+netns=$1 dir=$2 cgroup=$3
 for pid in $(ip netns pids "$netns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 for _ in 1 2 3 4 5 6 7 8 9 10; do
   left=0
@@ -207,8 +211,6 @@ done
 for h in /sys/fs/cgroup/*/; do
   [ -d "$h$cgroup" ] && find "$h$cgroup" -depth -type d -exec rmdir {} \\; 2>/dev/null
 done
-ip link del "$link" 2>/dev/null
-ip netns del "$netns" 2>/dev/null
 rm -rf "$dir"
 exit 0
 `;
@@ -216,8 +218,26 @@ exit 0
 const WATCH = `
 watch=$1; shift
 while kill -0 "$watch" 2>/dev/null; do sleep 1; done
-exec bash "$@"
+exec "$@"
 `;
+
+/** Runs `command` once process `watch` is gone, even if that dies by SIGKILL (own session). */
+function spawnWatcher(watch: number, command: readonly string[]): number | undefined {
+  const child = spawn('bash', ['-c', WATCH, 'ger-watch', String(watch), ...command], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  child.unref();
+  return child.pid;
+}
+
+function stopWatcher(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
 
 function containerdConfig(dir: string, socket: string, sandboxImage: string): string {
   // Only what the node needs: CRI with runc (cgroupfs: this machine has no systemd), overlayfs, CNI from
@@ -240,6 +260,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${sandboxImage}"
   netns_mounts_under_state_dir = true
+  # This machine withholds CAP_SYS_RESOURCE even from root, so no process may lower its OOM score
+  # below its parent's: the kubelet's -998 for sandboxes would fail every Pod. Keep scores >= ours.
+  restrict_oom_score_adj = true
   enable_unprivileged_ports = true
   enable_unprivileged_icmp = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -319,7 +342,7 @@ export async function startNode(plane: ControlPlane, network: NodeNetwork, optio
   const cgroup = `ger-node-${network.index}`;
   const watch = options.detached === true ? 0 : process.pid;
   const socket = join(dir, 'containerd.sock');
-  const sandboxImage = options.sandboxImage ?? 'registry.k8s.io/pause:3.10';
+  const sandboxImage = options.sandboxImage ?? 'registry.k8s.io/pause:3.10.1';
   const logs = {
     'kube-controller-manager': join(dir, 'kube-controller-manager.log'),
     'kube-scheduler': join(dir, 'kube-scheduler.log'),
@@ -332,19 +355,22 @@ export async function startNode(plane: ControlPlane, network: NodeNetwork, optio
   const cleanupScript = join(plane.dir, 'node-cleanup.sh');
   await writeFile(cleanupScript, CLEANUP);
   await chmod(cleanupScript, 0o755);
-  const cleanupArgs = [cleanupScript, network.netns, dir, cgroup, network.hostLink];
+  const cleanupArgs = [cleanupScript, network.netns, dir, cgroup];
   // The watcher outlives a SIGKILLed test process (own session), then removes what the node left.
+  let watcher: number | undefined;
   if (watch !== 0) {
-    const watcher = spawn('bash', ['-c', WATCH, 'node-watch', String(watch), ...cleanupArgs], {
-      stdio: 'ignore',
-      detached: true,
-    });
-    watcher.unref();
+    watcher = spawnWatcher(watch, cleanupArgs);
   }
   const procs: GuardedProcess[] = [];
+  let kubeletProcess: GuardedProcess | undefined;
   const stop = async () => {
-    for (const p of [...procs].reverse()) await terminate(p.pid, 5000);
+    // Pods go with the cleanup (SIGKILL by cgroup); what matters is that the kubelet does not restart
+    // them meanwhile, so it stops first, then the rest together.
+    if (kubeletProcess !== undefined) await terminate(kubeletProcess.pid, 5000);
+    await Promise.all(procs.map((p) => terminate(p.pid, 5000)));
     await run('bash', cleanupArgs);
+    // Cleaned up: the watcher must not run it again later, when the index may be another run's.
+    if (watcher !== undefined) stopWatcher(watcher);
   };
   try {
     const pki = (n: string) => join(plane.dir, 'pki', n);
@@ -508,6 +534,7 @@ export async function startNode(plane: ControlPlane, network: NodeNetwork, optio
       logs.kubelet,
     );
     procs.push(kubeletProc);
+    kubeletProcess = kubeletProc;
 
     const proxyConfig = join(dir, 'kube-proxy.yaml');
     await writeFile(

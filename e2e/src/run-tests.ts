@@ -4,7 +4,9 @@ import { join, relative } from 'node:path';
 import { Parser } from 'tap-parser';
 import { type ControlPlane, startControlPlane } from './control-plane.js';
 import { ENV } from './harness.js';
+import { ensureImages } from './images.js';
 import { installCrds } from './kube.js';
+import { nodeSupport } from './node.js';
 import { ensureTools, repoRoot } from './tools.js';
 
 // The test runner behind `npm test`: builds or finds the control-plane binaries, starts one control plane
@@ -62,10 +64,27 @@ async function count(dir: string, failedFiles: ReadonlySet<string>): Promise<Tot
   return totals;
 }
 
+/**
+ * Whether the tests get a real node: the machine can run one (root, containerd, cgroups) and the images
+ * build. Decided once for the run; each node test file then starts a node of its own with these images,
+ * or skips with the reason.
+ */
+async function nodeEnvironment(binDir: string, log: (m: string) => void): Promise<Record<string, string>> {
+  const why = nodeSupport(binDir);
+  if (why !== undefined) {
+    log(`no real node in this run: ${why}`);
+    return { [ENV.nodeUnavailable]: why };
+  }
+  const images = await ensureImages(binDir);
+  log(`images for the real node: ${[...images.keys()].join(', ')}`);
+  return { [ENV.nodeImages]: JSON.stringify([...images.values()]) };
+}
+
 async function main(): Promise<number> {
   const root = repoRoot();
   const log = (m: string) => process.stderr.write(`[test] ${m}\n`);
   const binDir = await ensureTools();
+  const node = await nodeEnvironment(binDir, log);
   let plane: ControlPlane | undefined;
   const stop = async () => {
     const p = plane;
@@ -101,6 +120,7 @@ async function main(): Promise<number> {
           [ENV.dir]: plane?.dir,
           [ENV.bin]: binDir,
           [ENV.kubeconfig]: plane?.kubeconfig,
+          ...node,
           PATH: `${binDir}:${process.env.PATH ?? ''}`,
         },
       });

@@ -209,6 +209,13 @@ export function buildJob(req: JobRequest): V1Job {
     );
     if (override.kind === 'GitRepo') envs.push(env('ACTION_SOURCE_NAMESPACE', req.trigger.namespace));
   }
+  // The design document's own example script reads these variables without the prefix
+  // (`helm upgrade ${TRIGGER_SOURCE_NAME} ...`), while the original only set the prefixed names: both are
+  // set, so scripts written either way work. Prefixed first: they are the documented contract.
+  if (prefix !== '') {
+    const plain = envs.map((e) => ({ name: e.name.slice(prefix.length), value: e.value ?? '' }));
+    envs.push(...plain);
+  }
   const worker: V1Container = {
     name: cfg.containers.worker.name,
     image: nonEmpty(actionJob.actionImage) ?? cfg.containers.worker.image,

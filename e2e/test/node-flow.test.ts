@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1Job } from '@kubernetes/client-node';
+import t from 'tap';
+import { parse, stringify } from 'yaml';
+import { clusterController } from '../src/app-cluster.js';
+import { startGitServers } from '../src/git-servers.js';
+import { repoRoot, run } from '../src/index.js';
+import { nodeCluster, nodeUnavailable } from '../src/node-cluster.js';
+
+// The seed's typical flow on a real node (kubelet + containerd running the project's images): a
+// repository with deploy.sh and a chart, the seed's GitRepo, ScheduleTrigger, WebhookTrigger and Action
+// as written (the repository's address, the CA of its HTTPS server and the webhook Secret are the only
+// additions), the controller as a process. The Job's init container clones the commit, the worker runs
+// `./deploy.sh ./chart/` with the seed's environment, and deploy.sh runs `helm upgrade --install` against
+// the same cluster with the Job's service account.
+
+const why = nodeUnavailable();
+if (why !== undefined) {
+  t.comment(`no real node here: ${why}`);
+  t.test('the seed flow on a real node', { skip: `no real node here: ${why}` }, async () => {});
+} else {
+  await flow();
+}
+
+async function flow(): Promise<void> {
+  // Image imports, Pods starting, helm --wait: far longer than the default file timeout.
+  t.setTimeout(12 * 60_000);
+  const cluster = await nodeCluster(t);
+  const { kubectl, batch } = cluster;
+  const password = `pw-${randomBytes(12).toString('hex')}`;
+  const webhookToken = `tok-${randomBytes(12).toString('hex')}`;
+  const servers = await startGitServers({
+    host: cluster.network.hostIp,
+    auth: { basic: { username: 'deployer', password } },
+    ssh: false,
+    daemon: false,
+  });
+  t.teardown(() => servers.stop());
+  const fx = servers.fixtures;
+  await fx.create('cool-project');
+
+  // The seed's script, verbatim.
+  const deploySh = `#!/bin/bash
+
+# 1st argument is path to the folder with Helm chart
+
+helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wait && \\
+    (echo "Has been successfully deployed"; exit 0) || \\
+    (echo "Something went wrong"; exit 1)
+`;
+  const chart = (revision: string) => ({
+    'deploy.sh': { content: deploySh, executable: true as const },
+    'chart/Chart.yaml': 'apiVersion: v2\nname: cool-project\nversion: 0.1.0\n',
+    'chart/templates/configmap.yaml':
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  revision: {{ .Values.revision | quote }}\n',
+    'configs/values.yaml': `revision: ${revision}\n`,
+  });
+  const first = (await fx.commit('cool-project', chart('one'), 'first')).trim();
+
+  const yaml = (docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
+  /** One of the seed document's examples (examples/seed), as written. */
+  const seed = async (file: string) =>
+    parse(await readFile(join(repoRoot(), 'examples', 'seed', file), 'utf8')) as { spec: Record<string, unknown> };
+  const gitRepo = await seed('gitrepo.yaml');
+  const NS = 'default';
+  await kubectl(
+    ['apply', '-f', '-'],
+    yaml([
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'cool-project-auth', namespace: NS },
+        stringData: { username: 'deployer', password },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'cool-project-ca', namespace: NS },
+        stringData: { 'ca.crt': servers.https.caCert },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'webhook-auth', namespace: NS },
+        stringData: { token: webhookToken },
+      },
+      // What the seed leaves to the platform team: the Jobs' service account, allowed to read the
+      // source and its Secrets (the cloner) and to manage a Helm release in the namespace (deploy.sh).
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'git-events-runner-jobs', namespace: NS } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'git-events-runner-cloner', namespace: NS },
+        rules: [
+          { apiGroups: ['git-events-runner.rs'], resources: ['gitrepos'], verbs: ['get'] },
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+        ],
+      },
+      ...['git-events-runner-cloner', 'admin'].map((role) => ({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: `jobs-${role}`, namespace: NS },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: role === 'admin' ? 'ClusterRole' : 'Role',
+          name: role,
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'git-events-runner-jobs', namespace: NS }],
+      })),
+      // The seed's GitRepo, pointed at the HTTPS server here and trusting its CA.
+      {
+        ...gitRepo,
+        spec: {
+          ...gitRepo.spec,
+          repoUri: servers.urls.https('cool-project'),
+          tlsConfig: { caCert: { secretRef: { name: 'cool-project-ca' } } },
+        },
+      },
+      await seed('action.yaml'),
+    ]),
+  );
+  const { base } = await clusterController(t, cluster, []);
+
+  const helm = async (args: readonly string[]) =>
+    run(join(cluster.binDir, 'helm'), args, {
+      env: {
+        ...process.env,
+        KUBECONFIG: cluster.kubeconfig,
+        HELM_CONFIG_HOME: join(tmpdir(), 'ger-node-flow-helm', 'config'),
+        HELM_CACHE_HOME: join(tmpdir(), 'ger-node-flow-helm', 'cache'),
+      },
+    });
+
+  /** The Jobs of a trigger, oldest first. */
+  const jobsOf = async (trigger: string): Promise<V1Job[]> => {
+    const list = await batch.listNamespacedJob({ namespace: NS });
+    return list.items
+      .filter((j) => j.metadata?.labels?.['git-events-runner.rs/trigger-name'] === trigger)
+      .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
+  };
+  const finished = (j: V1Job) =>
+    (j.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  /** Waits for the trigger's Job of `commit` to finish and returns it. */
+  const jobFor = async (trigger: string, commit: string, timeoutMs = 180_000): Promise<V1Job> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = (await jobsOf(trigger)).find(
+        (j) => j.metadata?.annotations?.['git-events-runner.rs/commit'] === commit && finished(j),
+      );
+      if (job !== undefined) return job;
+      if (Date.now() > deadline) {
+        throw new Error(`no finished Job of ${trigger} for ${commit}\n${await cluster.diagnostics()}`);
+      }
+      await sleep(1000);
+    }
+  };
+  const logsOf = async (job: V1Job, container: string) =>
+    (
+      await run(join(cluster.binDir, 'kubectl'), [
+        '--kubeconfig',
+        cluster.kubeconfig,
+        'logs',
+        '-n',
+        NS,
+        `job/${job.metadata?.name}`,
+        '-c',
+        container,
+      ])
+    ).stdout;
+  /** "Run now" on the seed's ScheduleTrigger: its next check runs at once, not in 5 minutes. */
+  const runNow = () =>
+    kubectl([
+      'annotate',
+      '--overwrite',
+      '-n',
+      NS,
+      'scheduletrigger',
+      'cool-trigger',
+      `git-events-runner.rs/run-requested-at=${Date.now()}`,
+    ]);
+  /** Both containers' logs, shown with a failed assertion. */
+  const podLogs = async (job: V1Job) =>
+    `cloner:\n${await logsOf(job, 'action-cloner')}\nworker:\n${await logsOf(job, 'action-worker')}`;
+  const succeeded = (j: V1Job) => (j.status?.succeeded ?? 0) === 1;
+  const configRevision = async () =>
+    (
+      await kubectl(['get', 'configmap', 'cool-project-repo-config', '-n', NS, '-o', 'jsonpath={.data.revision}'])
+    ).trim();
+
+  await t.test('ScheduleTrigger: the Job clones the commit and deploy.sh deploys the chart with helm', async (t) => {
+    await kubectl(['apply', '-f', '-'], stringify(await seed('scheduletrigger.yaml')));
+    // The first check of a source counts as a change: one Job for the commit main is at.
+    const job = await jobFor('cool-trigger', first);
+    t.ok(succeeded(job), `Job ${job.metadata?.name} succeeded\n${await podLogs(job)}`);
+    const out = await logsOf(job, 'action-worker');
+    t.match(out, /Has been successfully deployed/, 'deploy.sh says so');
+    const release = await helm(['status', 'cool-project-repo', '-n', NS, '-o', 'json']);
+    t.equal(release.code, 0, `helm status: ${release.stderr}`);
+    t.match(JSON.parse(release.stdout || '{}'), {
+      name: 'cool-project-repo',
+      info: { status: 'deployed' },
+      version: 1,
+    });
+    t.equal(await configRevision(), 'one', "the release has the first commit's values");
+    const pod = JSON.parse(
+      await kubectl(['get', 'pods', '-n', NS, '-l', `job-name=${job.metadata?.name}`, '-o', 'json']),
+    ) as {
+      items: { spec: { serviceAccountName: string; containers: { env: { name: string; value: string }[] }[] } }[];
+    };
+    t.equal(pod.items[0]?.spec.serviceAccountName, 'git-events-runner-jobs', "the Job's service account");
+    const env = Object.fromEntries((pod.items[0]?.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    t.match(env, {
+      TRIGGER_SOURCE_NAME: 'cool-project-repo',
+      TRIGGER_SOURCE_COMMIT: first,
+      TRIGGER_SOURCE_REF_NAME: 'main',
+      TRIGGER_KIND: 'ScheduleTrigger',
+      TRIGGER_NAME: 'cool-trigger',
+    });
+
+    // A commit on main, then "run now": the next Job deploys exactly that commit's content.
+    const second = (await fx.commit('cool-project', { 'configs/values.yaml': 'revision: two\n' }, 'second')).trim();
+    await runNow();
+    const job2 = await jobFor('cool-trigger', second);
+    t.ok(succeeded(job2), `Job ${job2.metadata?.name} succeeded`);
+    t.equal(await configRevision(), 'two', "the release has the second commit's values");
+    const release2 = JSON.parse((await helm(['status', 'cool-project-repo', '-n', NS, '-o', 'json'])).stdout || '{}');
+    t.equal(release2.version, 2, 'helm upgraded the release');
+  });
+
+  await t.test('a failing deploy.sh: a Failed Job, and the trigger says so', async (t) => {
+    // A values file the chart cannot render: helm fails, deploy.sh prints its failure and exits 1.
+    const broken = (
+      await fx.commit('cool-project', { 'chart/templates/broken.yaml': '{{ fail "broken on purpose" }}\n' }, 'broken')
+    ).trim();
+    await runNow();
+    const job = await jobFor('cool-trigger', broken);
+    t.notOk(succeeded(job), 'the Job failed');
+    t.match(await logsOf(job, 'action-worker'), /Something went wrong/);
+    const status = async () =>
+      JSON.parse(await kubectl(['get', 'scheduletrigger', 'cool-trigger', '-n', NS, '-o', 'json'])) as {
+        status?: { checkedSources?: Record<string, { lastJob?: { name?: string; phase?: string } }> };
+      };
+    let last: { name?: string; phase?: string } | undefined;
+    for (let i = 0; i < 60; i++) {
+      last = (await status()).status?.checkedSources?.['cool-project-repo']?.lastJob;
+      if (last?.phase === 'Failed') break;
+      await sleep(500);
+    }
+    t.match(last, { name: job.metadata?.name, phase: 'Failed' }, "the trigger's status names the failed Job");
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      'involvedObject.name=cool-trigger,reason=JobFailed',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    t.match(events, job.metadata?.name ?? '', 'a JobFailed Event names the Job');
+    // Back to a good chart for the next test.
+    await fx.commit('cool-project', { 'chart/templates/broken.yaml': null }, 'fixed');
+  });
+
+  await t.test(
+    'WebhookTrigger fired by kubectl git-events fire --wait: returns when the Job ends, with its result',
+    async (t) => {
+      await kubectl(['apply', '-f', '-'], stringify(await seed('webhooktrigger.yaml')));
+      const work = await mkdtemp(join(tmpdir(), 'node-flow-plugin-'));
+      t.teardown(() => rm(work, { recursive: true, force: true }));
+      const pluginBin = join(work, 'bin');
+      await mkdir(pluginBin);
+      const cli = join(repoRoot(), 'kubectl-plugin', 'dist', 'src', 'cli.js');
+      await chmod(cli, 0o755);
+      await symlink(cli, join(pluginBin, 'kubectl-git_events'));
+      const PATH = [pluginBin, dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+      const fire = (extra: readonly string[]) =>
+        run(
+          join(cluster.binDir, 'kubectl'),
+          ['git-events', 'fire', '-n', NS, 'coll-trigger', '--url', base, '--wait', '--timeout', '4m', ...extra],
+          {
+            env: { PATH, HOME: work, KUBECONFIG: cluster.kubeconfig },
+          },
+        );
+      const head = (await fx.resolve('cool-project', 'main')).trim();
+      const before = (await jobsOf('coll-trigger')).length;
+      const ok = await fire([]);
+      t.equal(ok.code, 0, `fire --wait exits 0 when the Job succeeds:\n${ok.stdout}${ok.stderr}`);
+      const jobs = await jobsOf('coll-trigger');
+      t.equal(jobs.length, before + 1, 'one Job');
+      const job = jobs.at(-1);
+      t.ok(job !== undefined && finished(job) && succeeded(job), 'the Job had finished when fire returned');
+      t.match(ok.stdout, job?.metadata?.name ?? '', 'fire names the Job');
+      t.equal(job?.metadata?.annotations?.['git-events-runner.rs/commit'], head, 'the commit main is at');
+      if (job !== undefined) t.match(await logsOf(job, 'action-worker'), /Has been successfully deployed/);
+
+      await fx.commit('cool-project', { 'chart/templates/broken.yaml': '{{ fail "broken again" }}\n' }, 'broken again');
+      const bad = await fire([]);
+      t.equal(bad.code, 1, `fire --wait exits 1 when the Job fails:\n${bad.stdout}${bad.stderr}`);
+      t.match(`${bad.stdout}${bad.stderr}`, /[Ff]ailed/, 'and says the Job failed');
+      await fx.commit('cool-project', { 'chart/templates/broken.yaml': null }, 'fixed again');
+    },
+  );
+}
