@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Job } from '@kubernetes/client-node';
 import t from 'tap';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { clusterController } from '../src/app-cluster.js';
 import { startGitServers } from '../src/git-servers.js';
 import { repoRoot, run } from '../src/index.js';
 import { nodeCluster, nodeUnavailable } from '../src/node-cluster.js';
+import { BROKEN_TEMPLATE, seedExample, seedGitRepo, seedPrerequisites, seedProjectFiles } from '../src/seed-project.js';
 
 // The seed's typical flow on a real node (kubelet + containerd running the project's images): a
 // repository with deploy.sh and a chart, the seed's GitRepo, ScheduleTrigger, WebhookTrigger and Action
@@ -43,84 +44,23 @@ async function flow(): Promise<void> {
   const fx = servers.fixtures;
   await fx.create('cool-project');
 
-  // The seed's script, verbatim.
-  const deploySh = `#!/bin/bash
+  const first = (await fx.commit('cool-project', seedProjectFiles('one'), 'first')).trim();
 
-# 1st argument is path to the folder with Helm chart
-
-helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wait && \\
-    (echo "Has been successfully deployed"; exit 0) || \\
-    (echo "Something went wrong"; exit 1)
-`;
-  const chart = (revision: string) => ({
-    'deploy.sh': { content: deploySh, executable: true as const },
-    'chart/Chart.yaml': 'apiVersion: v2\nname: cool-project\nversion: 0.1.0\n',
-    'chart/templates/configmap.yaml':
-      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  revision: {{ .Values.revision | quote }}\n',
-    'configs/values.yaml': `revision: ${revision}\n`,
-  });
-  const first = (await fx.commit('cool-project', chart('one'), 'first')).trim();
-
-  const yaml = (docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
-  /** One of the seed document's examples (examples/seed), as written. */
-  const seed = async (file: string) =>
-    parse(await readFile(join(repoRoot(), 'examples', 'seed', file), 'utf8')) as { spec: Record<string, unknown> };
-  const gitRepo = await seed('gitrepo.yaml');
   const NS = 'default';
+  const yaml = (docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
   await kubectl(
     ['apply', '-f', '-'],
     yaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'cool-project-auth', namespace: NS },
-        stringData: { username: 'deployer', password },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'cool-project-ca', namespace: NS },
-        stringData: { 'ca.crt': servers.https.caCert },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'webhook-auth', namespace: NS },
-        stringData: { token: webhookToken },
-      },
-      // What the seed leaves to the platform team: the Jobs' service account, allowed to read the
-      // source and its Secrets (the cloner) and to manage a Helm release in the namespace (deploy.sh).
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'git-events-runner-jobs', namespace: NS } },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'Role',
-        metadata: { name: 'git-events-runner-cloner', namespace: NS },
-        rules: [
-          { apiGroups: ['git-events-runner.rs'], resources: ['gitrepos'], verbs: ['get'] },
-          { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
-        ],
-      },
-      ...['git-events-runner-cloner', 'admin'].map((role) => ({
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: `jobs-${role}`, namespace: NS },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: role === 'admin' ? 'ClusterRole' : 'Role',
-          name: role,
-        },
-        subjects: [{ kind: 'ServiceAccount', name: 'git-events-runner-jobs', namespace: NS }],
-      })),
-      // The seed's GitRepo, pointed at the HTTPS server here and trusting its CA.
-      {
-        ...gitRepo,
-        spec: {
-          ...gitRepo.spec,
-          repoUri: servers.urls.https('cool-project'),
-          tlsConfig: { caCert: { secretRef: { name: 'cool-project-ca' } } },
-        },
-      },
-      await seed('action.yaml'),
+      ...seedPrerequisites({
+        namespace: NS,
+        username: 'deployer',
+        password,
+        caCert: servers.https.caCert,
+        webhookToken,
+        serviceAccount: true,
+      }),
+      await seedGitRepo(servers.urls.https('cool-project')),
+      await seedExample('action.yaml'),
     ]),
   );
   const { base } = await clusterController(t, cluster, []);
@@ -192,7 +132,7 @@ helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wa
     ).trim();
 
   await t.test('ScheduleTrigger: the Job clones the commit and deploy.sh deploys the chart with helm', async (t) => {
-    await kubectl(['apply', '-f', '-'], stringify(await seed('scheduletrigger.yaml')));
+    await kubectl(['apply', '-f', '-'], stringify(await seedExample('scheduletrigger.yaml')));
     // The first check of a source counts as a change: one Job for the commit main is at.
     const job = await jobFor('cool-trigger', first);
     t.ok(succeeded(job), `Job ${job.metadata?.name} succeeded\n${await podLogs(job)}`);
@@ -233,9 +173,7 @@ helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wa
 
   await t.test('a failing deploy.sh: a Failed Job, and the trigger says so', async (t) => {
     // A values file the chart cannot render: helm fails, deploy.sh prints its failure and exits 1.
-    const broken = (
-      await fx.commit('cool-project', { 'chart/templates/broken.yaml': '{{ fail "broken on purpose" }}\n' }, 'broken')
-    ).trim();
+    const broken = (await fx.commit('cool-project', BROKEN_TEMPLATE, 'broken')).trim();
     await runNow();
     const job = await jobFor('cool-trigger', broken);
     t.notOk(succeeded(job), 'the Job failed');
@@ -269,7 +207,7 @@ helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wa
   await t.test(
     'WebhookTrigger fired by kubectl git-events fire --wait: returns when the Job ends, with its result',
     async (t) => {
-      await kubectl(['apply', '-f', '-'], stringify(await seed('webhooktrigger.yaml')));
+      await kubectl(['apply', '-f', '-'], stringify(await seedExample('webhooktrigger.yaml')));
       const work = await mkdtemp(join(tmpdir(), 'node-flow-plugin-'));
       t.teardown(() => rm(work, { recursive: true, force: true }));
       const pluginBin = join(work, 'bin');
@@ -298,7 +236,7 @@ helm upgrade \${TRIGGER_SOURCE_NAME} \${1} -f configs/values.yaml --install --wa
       t.equal(job?.metadata?.annotations?.['git-events-runner.rs/commit'], head, 'the commit main is at');
       if (job !== undefined) t.match(await logsOf(job, 'action-worker'), /Has been successfully deployed/);
 
-      await fx.commit('cool-project', { 'chart/templates/broken.yaml': '{{ fail "broken again" }}\n' }, 'broken again');
+      await fx.commit('cool-project', BROKEN_TEMPLATE, 'broken again');
       const bad = await fire([]);
       t.equal(bad.code, 1, `fire --wait exits 1 when the Job fails:\n${bad.stdout}${bad.stderr}`);
       t.match(`${bad.stdout}${bad.stderr}`, /[Ff]ailed/, 'and says the Job failed');
