@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { clusterController } from '../src/app-cluster.js';
 import { startGitServers } from '../src/git-servers.js';
-import { repoRoot, run } from '../src/index.js';
+import { run } from '../src/index.js';
 import { nodeCluster, nodeUnavailable } from '../src/node-cluster.js';
+import { kubectlPlugin } from '../src/plugin.js';
 import { BROKEN_TEMPLATE, seedExample, seedGitRepo, seedPrerequisites, seedProjectFiles } from '../src/seed-project.js';
 
 // The seed's typical flow on a real node (kubelet + containerd running the project's images): a
@@ -208,22 +208,9 @@ async function flow(): Promise<void> {
     'WebhookTrigger fired by kubectl git-events fire --wait: returns when the Job ends, with its result',
     async (t) => {
       await kubectl(['apply', '-f', '-'], stringify(await seedExample('webhooktrigger.yaml')));
-      const work = await mkdtemp(join(tmpdir(), 'node-flow-plugin-'));
-      t.teardown(() => rm(work, { recursive: true, force: true }));
-      const pluginBin = join(work, 'bin');
-      await mkdir(pluginBin);
-      const cli = join(repoRoot(), 'kubectl-plugin', 'dist', 'src', 'cli.js');
-      await chmod(cli, 0o755);
-      await symlink(cli, join(pluginBin, 'kubectl-git_events'));
-      const PATH = [pluginBin, dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+      const plugin = await kubectlPlugin(t, cluster.binDir, cluster.kubeconfig);
       const fire = (extra: readonly string[]) =>
-        run(
-          join(cluster.binDir, 'kubectl'),
-          ['git-events', 'fire', '-n', NS, 'coll-trigger', '--url', base, '--wait', '--timeout', '4m', ...extra],
-          {
-            env: { PATH, HOME: work, KUBECONFIG: cluster.kubeconfig },
-          },
-        );
+        plugin(['fire', '-n', NS, 'coll-trigger', '--url', base, '--wait', '--timeout', '4m', ...extra]);
       const head = (await fx.resolve('cool-project', 'main')).trim();
       const before = (await jobsOf('coll-trigger')).length;
       const ok = await fire([]);
