@@ -65,8 +65,9 @@ program
     'where the demo keeps its control plane, repositories and tools',
     join(repoRoot(), '.dev'),
   )
-  .action(async (opts: { stateDir: string }) => {
-    const env = await startDev(opts.stateDir, log);
+  .option('--no-node', 'no kubelet and containerd: Jobs are created but never run (where a node cannot run)')
+  .action(async (opts: { stateDir: string; node: boolean }) => {
+    const env = await startDev(opts.stateDir, log, { node: opts.node });
     process.stdout.write(devInstructions(env));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());

@@ -7,7 +7,9 @@ import { startControlPlane } from './control-plane.js';
 import { type ControllerProcess, startControllerProcess } from './controller-process.js';
 import { createGitFixtures, runGitOk } from './git-fixtures.js';
 import { startGitHttpServer } from './git-http.js';
+import { ensureImages } from './images.js';
 import { installCrds, kubectlOk } from './kube.js';
+import { createNodeNetwork, nodeSupport, startNode } from './node.js';
 import { ensureTools, repoRoot } from './tools.js';
 
 /** What `npm run dev` started, for its printout and for tests. */
@@ -20,6 +22,8 @@ export interface DevEnvironment {
   readonly webhookUrl: string;
   readonly webhookToken: string;
   readonly utilityUrl: string;
+  /** Whether a real node runs the Jobs (`--no-node` turns it off). */
+  readonly node: boolean;
   /** Stops everything (controller, admission server, git server, control plane), in that order. */
   stop(): Promise<void>;
 }
@@ -32,7 +36,12 @@ const TOKEN = 'demo-webhook-token';
  * server with its webhooks, the controller, a demo repository served by git http-backend, and the seed's
  * example resources adapted to it (a ScheduleTrigger with a short interval, a WebhookTrigger with a token).
  */
-export async function startDev(stateDir: string, log: (m: string) => void): Promise<DevEnvironment> {
+export async function startDev(
+  stateDir: string,
+  log: (m: string) => void,
+  options: { readonly node?: boolean } = {},
+): Promise<DevEnvironment> {
+  const withNode = options.node !== false;
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
@@ -41,8 +50,29 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
     await rm(stateDir, { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true });
     const toolsBin = await ensureTools();
-    const plane = await startControlPlane({ binDir: toolsBin, dir: join(stateDir, 'cluster'), log });
+    if (withNode) {
+      const why = nodeSupport(toolsBin);
+      if (why !== undefined) {
+        throw new Error(
+          `no real node can run here: ${why}.\nRun "npm run dev -- --no-node" for the control plane without a node (Jobs are then created but never run).`,
+        );
+      }
+    }
+    const network = withNode ? await createNodeNetwork() : undefined;
+    if (network !== undefined) stops.push(() => network.remove());
+    const plane = await startControlPlane({
+      binDir: toolsBin,
+      dir: join(stateDir, 'cluster'),
+      log,
+      ...(network && { network }),
+    });
     stops.push(() => plane.stop());
+    if (network !== undefined) {
+      log('building the images (cached by content; the first build takes about a minute)');
+      const images = await ensureImages(toolsBin);
+      const node = await startNode(plane, network, { binDir: toolsBin, images: images.values(), log });
+      stops.push(() => node.stop());
+    }
     await installCrds(toolsBin, plane.kubeconfig);
     log('CRDs installed');
 
@@ -53,7 +83,10 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
     await fixtures.commit(
       'demo',
       {
-        'deploy.sh': { content: '#!/bin/sh\necho "deploying $ACTION_JOB_TRIGGER_SOURCE_COMMIT"\n', executable: true },
+        'deploy.sh': {
+          content: '#!/bin/sh\necho "deploying $TRIGGER_SOURCE_COMMIT of $TRIGGER_SOURCE_NAME from $1"\nls -l "$1"\n',
+          executable: true,
+        },
         'chart/values.yaml': 'replicas: 1\n',
       },
       'demo: first commit',
@@ -63,7 +96,8 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
     // So the printed `git commit` works on a machine without a git identity.
     await runGitOk(['-C', workTree, 'config', 'user.name', 'Demo User']);
     await runGitOk(['-C', workTree, 'config', 'user.email', 'demo@git-events-runner.local']);
-    const git = await startGitHttpServer({ root: reposDir });
+    // On the node's link when there is one: the Jobs' cloner reaches this host there.
+    const git = await startGitHttpServer({ root: reposDir, ...(network && { host: network.hostIp }) });
     stops.push(() => git.stop());
     log(`demo repository served at ${git.url('demo')}`);
 
@@ -96,13 +130,34 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
       stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: NAMESPACE }, spec });
     await kubectl(['create', 'namespace', NAMESPACE]);
     await kubectl(['-n', NAMESPACE, 'create', 'secret', 'generic', 'webhook-auth', `--from-literal=token=${TOKEN}`]);
+    await kubectl(['-n', NAMESPACE, 'create', 'serviceaccount', 'git-events-runner-jobs']);
+    await kubectl([
+      '-n',
+      NAMESPACE,
+      'create',
+      'role',
+      'git-events-runner-cloner',
+      '--verb=get',
+      '--resource=gitrepos.git-events-runner.rs',
+    ]);
+    await kubectl([
+      '-n',
+      NAMESPACE,
+      'create',
+      'rolebinding',
+      'git-events-runner-cloner',
+      '--role=git-events-runner-cloner',
+      `--serviceaccount=${NAMESPACE}:git-events-runner-jobs`,
+    ]);
     // The seed's examples (examples/seed), pointed at the demo repository: no credentials (it is local),
-    // a 30 s interval instead of 5 m, and the Action's default service account.
+    // a 30 s interval instead of 5 m. The Jobs' service account reads the GitRepo (the cloner does).
     await kubectl(
       ['apply', '-f', '-'],
       [
         obj('GitRepo', 'cool-project-repo', { repoUri: git.url('demo') }),
-        obj('Action', 'run-deploy-sh', { actionJob: { args: ['./deploy.sh', './chart/'] } }),
+        obj('Action', 'run-deploy-sh', {
+          actionJob: { args: ['./deploy.sh', './chart/'], serviceAccount: 'git-events-runner-jobs' },
+        }),
         obj('ScheduleTrigger', 'cool-trigger', {
           sources: {
             kind: 'GitRepo',
@@ -139,6 +194,7 @@ export async function startDev(stateDir: string, log: (m: string) => void): Prom
       webhookUrl: `http://127.0.0.1:${controller.webhooksPort}`,
       webhookToken: TOKEN,
       utilityUrl: `http://127.0.0.1:${controller.utilityPort}`,
+      node: network !== undefined,
       stop,
     };
   } catch (err: unknown) {
@@ -159,19 +215,37 @@ git-events-runner is running on a local control plane. In another shell:
   kubectl git-events status -n ${NAMESPACE}            # triggers, last runs, Jobs
   kubectl get jobs -n ${NAMESPACE} -w                  # Jobs as they are created
 
-  # Fire the webhook trigger (the token comes from its Secret); it prints the task and its Jobs
-  # (with no kubelet here, Jobs never finish, so --wait would wait for its timeout):
-  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl}
+${
+  env.node
+    ? `  # Fire the webhook trigger (the token comes from its Secret) and wait for its Job:
+  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl} --wait`
+    : `  # Fire the webhook trigger (the token comes from its Secret); it prints the task and its Jobs
+  # (with no node, Jobs never finish, so --wait would wait for its timeout):
+  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl}`
+}
   # or with curl:
   curl -X POST -H 'x-trigger-auth: ${env.webhookToken}' ${env.webhookUrl}/${NAMESPACE}/coll-trigger
 
   # Make a change: the ScheduleTrigger (every 30 s) sees it and creates a Job.
   cd ${env.workTree} && echo "replicas: 2" > chart/values.yaml && git commit -qam "scale up" && git push -q
-
+${
+  env.node
+    ? `
+  # A Job's output (its worker runs deploy.sh; its init container cloned the commit):
+  kubectl logs -n ${NAMESPACE} job/$(kubectl get jobs -n ${NAMESPACE} --sort-by=.metadata.creationTimestamp -o jsonpath='{.items[-1:].metadata.name}')
+  kubectl logs -n ${NAMESPACE} job/$(kubectl get jobs -n ${NAMESPACE} --sort-by=.metadata.creationTimestamp -o jsonpath='{.items[-1:].metadata.name}') -c action-cloner
+  kubectl get pods -n ${NAMESPACE} -o wide                  # the Jobs' Pods on the node
+`
+    : ''
+}
   # Metrics and health of the controller:
   curl ${env.utilityUrl}/metrics
 
-There is no kubelet here: Jobs are created (and admitted from the queue) but never get Pods.
+${
+  env.node
+    ? 'A real node (kubelet + containerd, the images built here) runs the Jobs.'
+    : 'There is no node (--no-node): Jobs are created (and admitted from the queue) but never get Pods.'
+}
 Ctrl-C stops everything.
 `;
 }

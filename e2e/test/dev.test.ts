@@ -4,16 +4,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { alive, eventually, kubectlOk, repoRoot, testCluster } from '../src/index.js';
+import { nodeUnavailable } from '../src/node-cluster.js';
 
 // `npm run dev` (the main job): starts everything, prints what to try, and Ctrl-C stops it all.
 
 const { binDir } = testCluster();
+// A real node by default; where none can run, the demo is started with --no-node (and says so).
+const noNode = nodeUnavailable();
+if (noNode !== undefined) t.comment(`no real node here (${noNode}): the demo runs with --no-node`);
 const stateDir = join(await mkdtemp(join(tmpdir(), 'ger-dev-test-')), 'state');
 
 t.test('npm run dev: control plane, admission, controller, demo repository, examples; SIGINT stops all', async (t) => {
+  t.setTimeout(8 * 60_000);
   const child = spawn(
     process.execPath,
-    [join(repoRoot(), 'e2e', 'dist', 'src', 'cli.js'), 'dev', '--state-dir', stateDir],
+    [
+      join(repoRoot(), 'e2e', 'dist', 'src', 'cli.js'),
+      'dev',
+      '--state-dir',
+      stateDir,
+      ...(noNode === undefined ? [] : ['--no-node']),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -33,7 +44,7 @@ t.test('npm run dev: control plane, admission, controller, demo repository, exam
   await eventually(
     async () => out,
     (o) => o.includes('Ctrl-C stops everything') || child.exitCode !== null,
-    120_000,
+    300_000,
   );
   t.match(
     out,
@@ -53,6 +64,18 @@ t.test('npm run dev: control plane, admission, controller, demo repository, exam
     30_000,
   );
   t.match(jobs, /^job\.batch\/run-deploy-sh-/m, 'the ScheduleTrigger ran the demo repository');
+  if (noNode === undefined) {
+    // The Job runs on the node, and the printed way to read its log works.
+    const job = jobs.trim().split('\n')[0] ?? '';
+    await kubectlOk(binDir, kubeconfig, ['wait', '-n', 'demo', '--for=condition=Complete', '--timeout=180s', job]);
+    t.match(out, /kubectl logs -n demo job\//, "prints how to read a Job's log");
+    const logs = await kubectl(['logs', '-n', 'demo', job]);
+    t.match(logs, /deploying [0-9a-f]{40} of cool-project-repo from \.\/chart\//, "the Job's worker ran deploy.sh");
+    t.match(logs, /values\.yaml/, 'in the cloned repository');
+    t.match(out, /A real node/, 'says a real node runs the Jobs');
+  } else {
+    t.match(out, /There is no node \(--no-node\)/, 'says Jobs do not run');
+  }
   const webhooks = await kubectl(['get', 'validatingwebhookconfigurations', '-o', 'name']);
   t.match(webhooks, /git-events-runner-validating/, 'the admission webhooks are registered');
   const res = await fetch(`${webhook?.[2]}`, { method: 'POST', headers: { 'x-trigger-auth': webhook?.[1] ?? '' } });
