@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type GitRepoSpec, GROUP, VERSION, validateSpec } from '@git-events-runner/shared';
-import { cloneRef, type RefSelector } from '@git-events-runner/shared/git';
+import { cloneRef, type GitRemote, type RefSelector } from '@git-events-runner/shared/git';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { SourceError } from './sources/errors.js';
 import { buildRemote, type SourceObject } from './sources/remote.js';
@@ -81,19 +81,63 @@ async function readSource(kc: KubeConfig, request: CloneRequest): Promise<Source
   };
 }
 
+const FORBIDDEN_CODES: ReadonlySet<string> = new Set(['SourceForbidden', 'SecretForbidden']);
+
+/**
+ * Who may not do what, from the API server's answer to a refused read: `User "system:serviceaccount:ns:sa"
+ * cannot get resource "secrets" in API group "" in the namespace "ns"` (the part of the Status message after
+ * "is forbidden: "), one line; undefined when the answer says nothing.
+ */
+function forbiddenReason(err: unknown): string | undefined {
+  let body = (err as { body?: unknown } | undefined)?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  if (typeof message !== 'string' || message.trim() === '') return undefined;
+  const line = message.split('\n')[0]?.trim() ?? '';
+  const marker = 'is forbidden: ';
+  const at = line.indexOf(marker);
+  const reason = at === -1 ? line : line.slice(at + marker.length);
+  return reason.length > 300 ? `${reason.slice(0, 297)}...` : reason;
+}
+
+/**
+ * A refused read says which object, and (from the API server) which account lacks which right: the
+ * account is the Job's service account, the one to grant `get` to.
+ */
+function explainForbidden(err: unknown): unknown {
+  if (!(err instanceof SourceError) || !FORBIDDEN_CODES.has(err.code)) return err;
+  const reason = forbiddenReason(err.cause);
+  if (reason === undefined) return err;
+  return new SourceError(err.code, `${err.message}: ${reason}`, { cause: err.cause });
+}
+
+async function readRemote(kc: KubeConfig, request: CloneRequest): Promise<{ source: SourceObject; remote: GitRemote }> {
+  const source = await readSource(kc, request);
+  const remote = await buildRemote(source, request.namespace, new DirectSecrets(kc.makeApiClient(CoreV1Api)));
+  return { source, remote };
+}
+
 /**
  * The Job's init container: reads the source and its Secrets with the Job's own service account,
  * fetches exactly the requested commit (depth 1) and checks it out into the destination.
- * Returns the commit checked out.
+ * Returns the commit checked out. A source or Secret the account may not read fails with a
+ * SourceError naming the object and, as the API server put it, the account and the missing right.
  */
 export async function runClone(
   kc: KubeConfig,
   request: CloneRequest,
   log: (line: string) => void = () => {},
 ): Promise<string> {
-  const source = await readSource(kc, request);
+  const { source, remote } = await readRemote(kc, request).catch((err: unknown) => {
+    throw explainForbidden(err);
+  });
   log(`cloning ${source.kind} ${source.name} (${source.spec.repoUri}) into ${request.destination}`);
-  const remote = await buildRemote(source, request.namespace, new DirectSecrets(kc.makeApiClient(CoreV1Api)));
   const commit = await cloneRef(remote, request.destination, request.ref, {
     preserveGitFolder: request.preserveGitFolder,
   });

@@ -123,6 +123,7 @@ t.test('default Action', async (t) => {
               ],
               volumeMounts: [{ name: 'action-workdir', mountPath: '/action_workdir' }],
               securityContext: CLONER_SECURITY,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
             },
           ],
           containers: [
@@ -281,6 +282,7 @@ t.test('customised Action: every actionJob field', async (t) => {
               ],
               volumeMounts: mounts,
               securityContext: CLONER_SECURITY,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
             },
           ],
           containers: [
@@ -387,6 +389,7 @@ t.test('ClusterAction overriding to a ClusterGitRepo tag, trigger on a ClusterGi
               ],
               volumeMounts: mounts,
               securityContext: CLONER_SECURITY,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
             },
           ],
           containers: [

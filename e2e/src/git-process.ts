@@ -18,9 +18,9 @@ export interface GuardedServer {
   stop(): Promise<void>;
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolvePromise) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolvePromise(true);
@@ -47,7 +47,8 @@ export async function processesGone(pids: readonly number[], timeoutMs = 10_000)
 
 /**
  * Starts `command` under the guard on a free port, and waits until it writes its pid file and accepts
- * connections. `args(port)` builds the command line; the server must write its pid to `pidFile`.
+ * connections on `host` (default 127.0.0.1: the address the server listens on). `args(port)` builds the
+ * command line; the server must write its pid to `pidFile`.
  */
 export async function startGuardedServer(
   name: string,
@@ -57,6 +58,7 @@ export async function startGuardedServer(
   logFile: string,
   watchPid: number,
   timeoutMs = 15_000,
+  host = '127.0.0.1',
 ): Promise<GuardedServer> {
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -71,7 +73,7 @@ export async function startGuardedServer(
     let pid: number | undefined;
     while (!exited && Date.now() < deadline) {
       pid ??= await readPid(pidFile);
-      if (pid !== undefined && (await canConnect(port))) break;
+      if (pid !== undefined && (await canConnect(host, port))) break;
       await sleep(50);
     }
     if (!exited && pid !== undefined && Date.now() <= deadline) {

@@ -234,6 +234,8 @@ export async function startGitSshServer(options: GitSshServerOptions): Promise<G
       pidFile,
       logFile,
       options.watchPid ?? process.pid,
+      undefined,
+      host,
     );
   } catch (e) {
     if (ownDir) await rm(dir, { recursive: true, force: true });

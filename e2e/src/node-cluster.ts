@@ -24,6 +24,35 @@ export function nodeUnavailable(): string | undefined {
   return nodeSupport(testCluster().binDir);
 }
 
+/** What {@link onRealNode} needs of tap's root test. */
+export interface NodeTestRoot {
+  teardown(fn: () => Promise<void>): void;
+  comment(message: string): void;
+  setTimeout(ms: number): void;
+  test(name: string, options: { skip: string }, fn: () => Promise<void>): unknown;
+}
+
+/**
+ * Runs a real-node test file's body with a node cluster of its own, or, where no node can run here,
+ * records one skipped test named `what` with the reason (printed, so a run shows why). Node tests wait
+ * for image imports, Pods and helm, so the file's timeout becomes `timeoutMs`.
+ */
+export async function onRealNode(
+  t: NodeTestRoot,
+  what: string,
+  body: (cluster: NodeCluster) => Promise<void>,
+  timeoutMs = 12 * 60_000,
+): Promise<void> {
+  const why = nodeUnavailable();
+  if (why !== undefined) {
+    t.comment(`no real node here: ${why}`);
+    t.test(what, { skip: `no real node here: ${why}` }, async () => {});
+    return;
+  }
+  t.setTimeout(timeoutMs);
+  await body(await nodeCluster(t));
+}
+
 /**
  * A control plane of the test file's own (as isolatedCluster, with its secret-leak check) serving a
  * real node with the project's images imported. Everything stops at `t`'s teardown; the node's network

@@ -510,6 +510,8 @@ export async function startNode(plane: ControlPlane, network: NodeNetwork, optio
         imageGCLowThresholdPercent: 99,
         serializeImagePulls: false,
         volumePluginDir: join(dir, 'volume-plugins'),
+        // Not /var/log/pods, which every node here would share and none would clean.
+        podLogsDir: join(dir, 'pod-logs'),
         maxPods: 110,
         hairpinMode: 'hairpin-veth',
         clusterDomain: 'cluster.local',

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
 import { repoRoot, run } from '../src/index.js';
 import { findLeaks, secretValues } from '../src/leaks.js';
-import { nodeCluster, nodeUnavailable } from '../src/node-cluster.js';
+import { type NodeCluster, onRealNode } from '../src/node-cluster.js';
 import { kubectlPlugin } from '../src/plugin.js';
 import { seedExample, seedGitRepo, seedPrerequisites, seedProjectFiles } from '../src/seed-project.js';
 
@@ -20,17 +20,9 @@ import { seedExample, seedGitRepo, seedPrerequisites, seedProjectFiles } from '.
 // through it: the Job deploys the chart in the repository, and `kubectl git-events fire` reaches the
 // webhooks through the API server's service proxy and the chart's webhook Service (the plugin's default).
 
-const why = nodeUnavailable();
-if (why !== undefined) {
-  t.comment(`no real node here: ${why}`);
-  t.test('the Helm chart on a real node', { skip: `no real node here: ${why}` }, async () => {});
-} else {
-  await chartOnNode();
-}
+await onRealNode(t, 'the Helm chart on a real node', chartOnNode, 15 * 60_000);
 
-async function chartOnNode(): Promise<void> {
-  t.setTimeout(15 * 60_000);
-  const cluster = await nodeCluster(t);
+async function chartOnNode(cluster: NodeCluster): Promise<void> {
   const { kubectl, batch } = cluster;
   const RELEASE_NS = 'git-events-runner';
   const NS = 'default';

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { V1Job } from '@kubernetes/client-node';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { clusterController } from '../src/app-cluster.js';
 import { startGitServers } from '../src/git-servers.js';
 import { run } from '../src/index.js';
-import { nodeCluster, nodeUnavailable } from '../src/node-cluster.js';
+import { type NodeCluster, onRealNode } from '../src/node-cluster.js';
+import { finished, nodeJobs, succeeded } from '../src/node-jobs.js';
 import { kubectlPlugin } from '../src/plugin.js';
 import { BROKEN_TEMPLATE, seedExample, seedGitRepo, seedPrerequisites, seedProjectFiles } from '../src/seed-project.js';
 
@@ -19,19 +19,10 @@ import { BROKEN_TEMPLATE, seedExample, seedGitRepo, seedPrerequisites, seedProje
 // `./deploy.sh ./chart/` with the seed's environment, and deploy.sh runs `helm upgrade --install` against
 // the same cluster with the Job's service account.
 
-const why = nodeUnavailable();
-if (why !== undefined) {
-  t.comment(`no real node here: ${why}`);
-  t.test('the seed flow on a real node', { skip: `no real node here: ${why}` }, async () => {});
-} else {
-  await flow();
-}
+await onRealNode(t, 'the seed flow on a real node', flow);
 
-async function flow(): Promise<void> {
-  // Image imports, Pods starting, helm --wait: far longer than the default file timeout.
-  t.setTimeout(12 * 60_000);
-  const cluster = await nodeCluster(t);
-  const { kubectl, batch } = cluster;
+async function flow(cluster: NodeCluster): Promise<void> {
+  const { kubectl } = cluster;
   const password = `pw-${randomBytes(12).toString('hex')}`;
   const webhookToken = `tok-${randomBytes(12).toString('hex')}`;
   const servers = await startGitServers({
@@ -75,42 +66,10 @@ async function flow(): Promise<void> {
       },
     });
 
-  /** The Jobs of a trigger, oldest first. */
-  const jobsOf = async (trigger: string): Promise<V1Job[]> => {
-    const list = await batch.listNamespacedJob({ namespace: NS });
-    return list.items
-      .filter((j) => j.metadata?.labels?.['git-events-runner.rs/trigger-name'] === trigger)
-      .sort((a, b) => String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)));
-  };
-  const finished = (j: V1Job) =>
-    (j.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-  /** Waits for the trigger's Job of `commit` to finish and returns it. */
-  const jobFor = async (trigger: string, commit: string, timeoutMs = 180_000): Promise<V1Job> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const job = (await jobsOf(trigger)).find(
-        (j) => j.metadata?.annotations?.['git-events-runner.rs/commit'] === commit && finished(j),
-      );
-      if (job !== undefined) return job;
-      if (Date.now() > deadline) {
-        throw new Error(`no finished Job of ${trigger} for ${commit}\n${await cluster.diagnostics()}`);
-      }
-      await sleep(1000);
-    }
-  };
-  const logsOf = async (job: V1Job, container: string) =>
-    (
-      await run(join(cluster.binDir, 'kubectl'), [
-        '--kubeconfig',
-        cluster.kubeconfig,
-        'logs',
-        '-n',
-        NS,
-        `job/${job.metadata?.name}`,
-        '-c',
-        container,
-      ])
-    ).stdout;
+  const jobs = nodeJobs(cluster);
+  const jobsOf = (trigger: string) => jobs.jobsOf(NS, trigger);
+  const jobFor = (trigger: string, commit: string) => jobs.jobFor(NS, trigger, commit);
+  const { logsOf, podLogs } = jobs;
   /** "Run now" on the seed's ScheduleTrigger: its next check runs at once, not in 5 minutes. */
   const runNow = () =>
     kubectl([
@@ -122,10 +81,6 @@ async function flow(): Promise<void> {
       'cool-trigger',
       `git-events-runner.rs/run-requested-at=${Date.now()}`,
     ]);
-  /** Both containers' logs, shown with a failed assertion. */
-  const podLogs = async (job: V1Job) =>
-    `cloner:\n${await logsOf(job, 'action-cloner')}\nworker:\n${await logsOf(job, 'action-worker')}`;
-  const succeeded = (j: V1Job) => (j.status?.succeeded ?? 0) === 1;
   const configRevision = async () =>
     (
       await kubectl(['get', 'configmap', 'cool-project-repo-config', '-n', NS, '-o', 'jsonpath={.data.revision}'])

@@ -185,6 +185,9 @@ export function buildJob(req: JobRequest): V1Job {
     args: clonerArgs,
     volumeMounts: [{ ...mount }],
     securityContext: structuredClone(CLONER_SECURITY_CONTEXT),
+    // The cloner's one-line error (a forbidden Secret, a host key that does not match) becomes the
+    // container's termination message, so `kubectl describe pod` and the Pod's status say why.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 
   const prefix = cfg.containers.worker.variablesPrefix;
