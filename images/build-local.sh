@@ -99,13 +99,25 @@ pack() { # out.tar dir
     --numeric-owner --format=gnu -cf "$1" -- *)
 }
 
+# Removes all but the newest KEEP entries matching PATTERN (newest by use: a cache hit touches its
+# entry). Not just one per name: another run (another checkout, other code) may be importing an archive
+# of an older key right now.
+KEEP=3
+evict() { # pattern
+  local old
+  # shellcheck disable=SC2012,SC2086 # names are ours (NAME-<hex>); the pattern is a glob
+  old=$(cd "$cache" && ls -1dt -- $1 2>/dev/null | tail -n +$((KEEP + 1)))
+  [[ -z $old ]] || (cd "$cache" && echo "$old" | xargs -r rm -rf --)
+}
+
 # A layer cached under $cache/NAME-KEY: layer.tar.gz and its digests. `builder DIR ARGS...` writes
-# DIR/layer.tar. Sets layer_dir. Entries of the same NAME with other keys are removed (one per name is kept).
+# DIR/layer.tar. Sets layer_dir. Of the entries of one NAME, the newest KEEP stay.
 layer() { # name key builder [args...]
   local name=$1 k=$2 builder=$3
   shift 3
   layer_dir="$cache/$name-${k:0:20}"
   if [[ -f $layer_dir/meta ]]; then
+    touch "$layer_dir"
     log "$name: cached ($(basename "$layer_dir"))"
     return
   fi
@@ -121,8 +133,8 @@ layer() { # name key builder [args...]
     "$(stat -c %s "$tmp/layer.tar.gz")" >"$tmp/meta"
   # Only the result stays (staging directories and the uncompressed tar go).
   find "$tmp" -mindepth 1 -maxdepth 1 ! -name layer.tar.gz ! -name meta -exec rm -rf {} +
-  find "$cache" -mindepth 1 -maxdepth 1 -name "$name-*" -exec rm -rf {} +
   mv "$tmp" "$layer_dir"
+  evict "$name-*"
   log "$name: built in $((SECONDS - start))s ($(size "$layer_dir/layer.tar.gz") gzipped)"
 }
 
@@ -280,6 +292,7 @@ image() { # short config-fields layer-dirs...
   local dir="$cache/image-$short-${k:0:20}"
   archive="$dir/$short.oci.tar"
   if [[ -f $archive ]]; then
+    touch "$dir"
     log "$ref: cached ($archive)"
     return
   fi
@@ -287,8 +300,8 @@ image() { # short config-fields layer-dirs...
   tmp=$(mktemp -d "$cache/.tmp-XXXXXX")
   assemble "$tmp/$short.oci.tar" "$ref" "$fields" "$@"
   chmod 0755 "$tmp"
-  find "$cache" -mindepth 1 -maxdepth 1 -name "image-$short-*" -exec rm -rf {} +
   mv "$tmp" "$dir"
+  evict "image-$short-*"
   log "$ref: $archive ($(size "$archive"), manifest $(cat "$archive.digest"))"
 }
 

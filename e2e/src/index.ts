@@ -64,7 +64,7 @@ export {
   testCluster,
   testNamespace,
 } from './harness.js';
-export { installCrds, kubectl, kubectlOk, waitCrdsEstablished } from './kube.js';
+export { completedJobStatus, installCrds, kubectl, kubectlOk, waitCrdsEstablished } from './kube.js';
 export { type CertificateAuthority, createCertificateAuthority, type KeyPair } from './pki.js';
 export { alive } from './processes.js';
 export { ensureTools, type RunResult, repoRoot, run } from './tools.js';

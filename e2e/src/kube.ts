@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { V1JobStatus } from '@kubernetes/client-node';
 import { type RunResult, repoRoot, run } from './tools.js';
 
 /** Runs the kubectl built here against a kubeconfig. */
@@ -50,4 +51,22 @@ export async function waitCrdsEstablished(binDir: string, kubeconfig: string): P
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The status of a Job that ran and succeeded, as the Job controller writes it (no kubelet runs in the
+ * API-only tests, so they complete Jobs through the status subresource). Times are RFC 3339.
+ */
+export function completedJobStatus(started: string, completed = started): V1JobStatus {
+  // client-node types these times as Date; the API takes (and the JSON carries) RFC 3339 strings.
+  const at = (iso: string) => iso as unknown as Date;
+  return {
+    startTime: at(started),
+    completionTime: at(completed),
+    succeeded: 1,
+    conditions: [
+      { type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: at(completed) },
+      { type: 'Complete', status: 'True', lastTransitionTime: at(completed) },
+    ],
+  };
 }

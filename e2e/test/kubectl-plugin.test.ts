@@ -15,7 +15,15 @@ import {
 import t, { type Test } from 'tap';
 import { parse, stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
-import { eventually, isolatedCluster, mintKubeconfig, repoRoot, run, startControllerProcess } from '../src/index.js';
+import {
+  completedJobStatus,
+  eventually,
+  isolatedCluster,
+  mintKubeconfig,
+  repoRoot,
+  run,
+  startControllerProcess,
+} from '../src/index.js';
 
 // `kubectl git-events` (the built plugin, found by the kubectl built here on PATH as kubectl-git_events)
 // against its own control plane, a running controller and a real git server. The controller's webhook
@@ -253,22 +261,10 @@ async function triggerObject(name: string, plural = 'scheduletriggers', namespac
 const reason = (s: Status | undefined) => s?.conditions?.find((c) => c.type === 'Ready')?.reason;
 
 async function complete(job: V1Job): Promise<void> {
-  const now = new Date().toISOString() as unknown as Date;
   await batch.replaceNamespacedJobStatus({
     name: job.metadata?.name ?? '',
     namespace: job.metadata?.namespace ?? '',
-    body: {
-      ...job,
-      status: {
-        startTime: now,
-        completionTime: now,
-        succeeded: 1,
-        conditions: [
-          { type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: now },
-          { type: 'Complete', status: 'True', lastTransitionTime: now },
-        ],
-      },
-    },
+    body: { ...job, status: completedJobStatus(new Date().toISOString()) },
   });
 }
 

@@ -1,59 +1,21 @@
-import { API_VERSION } from '@git-events-runner/shared';
 import t from 'tap';
-import { stringify } from 'yaml';
 import { appCluster, clusterController, eventually } from '../src/index.js';
+import { policyTriggers } from '../src/policy-triggers.js';
 
 // concurrencyPolicy under a burst of webhooks: Forbid and Replace promise one Job at a time per trigger
 // and source, however many deliveries arrive and however they are batched into checks. (A check that
-// decides before the watch has shown it the Job the one before created must still count that Job:
-// RecentJobs, unit-tested in controller/test/recent-jobs.test.ts. On loopback the watch usually wins
-// that race, so this file does not depend on losing it.)
+// decides before the watch has shown it the Job the one before created collides with it on the name:
+// chained Jobs, controller/src/jobs/chain.ts; across replicas: policy-replicas.test.ts.)
 
 const plane = await appCluster(t, { 'a.txt': '1\n' }, 'c1');
-const { core, kubectl, batch, servers } = plane;
-
 const ns = 'policy-burst';
-await core.createNamespace({ body: { metadata: { name: ns } } });
-const obj = (kind: string, name: string, spec: unknown) =>
-  stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: ns }, spec });
-const trigger = (policy: 'Forbid' | 'Replace') => ({
-  concurrencyPolicy: policy,
-  sources: { names: ['app'], watchOn: { onChangeOnly: false, reference: { branch: 'main' } } },
-  action: { kind: 'Action', name: 'act' },
-  webhook: { multiSource: false },
-});
-await kubectl(
-  ['apply', '-f', '-'],
-  [
-    obj('GitRepo', 'app', { repoUri: servers.urls.http('app') }),
-    obj('Action', 'act', {}),
-    obj('WebhookTrigger', 'forbid', trigger('Forbid')),
-    obj('WebhookTrigger', 'replace', trigger('Replace')),
-  ].join('---\n'),
-);
+const { burst: deliver, jobsOf } = await policyTriggers(plane, ns);
 const { base } = await clusterController(t, plane, ['--webhooks-ack', 'immediate']);
-
 // `n` deliveries at once, then until every check has ended.
-const burst = async (name: string, n: number) => {
-  const ids = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const res = await fetch(`${base}/${ns}/${name}/app`, { method: 'POST' });
-      const body = (await res.json()) as { task_id?: string };
-      if (res.status !== 202 || body.task_id === undefined) throw new Error(`webhook answered ${res.status}`);
-      return body.task_id;
-    }),
-  );
-  for (const id of ids)
-    await eventually(
-      () => fetch(`${base}/tasks/${id}`).then((r) => r.json() as Promise<{ state?: string }>),
-      (s) => s.state === 'Succeeded' || s.state === 'Failed',
-      30_000,
-    );
-};
-const jobsOf = async (name: string) =>
-  (await batch.listNamespacedJob({ namespace: ns })).items.filter(
-    (j) =>
-      j.metadata?.labels?.['git-events-runner.rs/trigger-name'] === name && j.metadata.deletionTimestamp === undefined,
+const burst = (name: 'forbid' | 'replace', n: number) =>
+  deliver(
+    name,
+    Array.from({ length: n }, () => base),
   );
 
 t.test('Forbid: one Job for a burst, while it is active', async (t) => {
@@ -62,6 +24,19 @@ t.test('Forbid: one Job for a burst, while it is active', async (t) => {
   for (let round = 0; round < 5; round++) await burst('forbid', 20);
   const jobs = await jobsOf('forbid');
   t.equal(jobs.length, 1, `one Job (got ${jobs.map((j) => j.metadata?.name).join(', ')})`);
+  // A delivery while that Job is active starts nothing, and its task says which Job held it back.
+  const res = await fetch(`${base}/${ns}/forbid/app`, { method: 'POST' });
+  const { task_id: id } = (await res.json()) as { task_id: string };
+  const task = await eventually(
+    () =>
+      fetch(`${base}/tasks/${id}`).then(
+        (r) => r.json() as Promise<{ state?: string; jobs?: string[]; held?: unknown }>,
+      ),
+    (s) => s.state === 'Succeeded' || s.state === 'Failed',
+    30_000,
+  );
+  t.match(task, { state: 'Succeeded', jobs: [], held: [{ source: 'app', job: jobs[0]?.metadata?.name }] });
+  t.equal((await jobsOf('forbid')).length, 1, 'still one Job');
 });
 
 t.test('Replace: one Job left after a burst', async (t) => {

@@ -23,6 +23,11 @@ export const JOB_ANNOTATIONS = {
   runKey: 'git-events-runner.rs/run-key',
   trigger: 'git-events-runner.rs/trigger',
   source: 'git-events-runner.rs/source',
+  /**
+   * Of a Job of a Forbid or Replace trigger: the name of the Job it follows (empty for the first). Such
+   * Jobs are named after their predecessor, so replicas racing to start the next one collide on the name.
+   */
+  predecessor: 'git-events-runner.rs/predecessor',
 } as const;
 
 /** Annotation on a ScheduleTrigger asking for one immediate check (any new value); removed once handled. */

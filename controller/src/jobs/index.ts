@@ -12,6 +12,7 @@ export {
   refOf,
   WORKER_SECURITY_CONTEXT,
 } from './build.js';
+export { chainHead, isActive, predecessorOf, successorName } from './chain.js';
 export {
   isValidLabelValue,
   jobName,

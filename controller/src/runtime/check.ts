@@ -1,4 +1,11 @@
-import { type CheckedSource, type GitRef, GROUP, type TriggerStatus, VERSION } from '@git-events-runner/shared';
+import {
+  type CheckedSource,
+  type GitRef,
+  GROUP,
+  JOB_ANNOTATIONS,
+  type TriggerStatus,
+  VERSION,
+} from '@git-events-runner/shared';
 import {
   cacheDirFor,
   checkFiles,
@@ -13,12 +20,19 @@ import { V1MicroTime } from '@kubernetes/client-node';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/index.js';
-import { buildJob, LABELS, predatesChange, recurrenceRunKey } from '../jobs/index.js';
+import {
+  buildJob,
+  chainHead,
+  isActive,
+  LABELS,
+  predatesChange,
+  recurrenceRunKey,
+  successorName,
+} from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
 import { buildRemote, type SourceObject } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { type JobCreatedEvents, jobCreatedNote } from './job-events.js';
-import type { RecentJobs } from './recent-jobs.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
 import type { StatusWrites } from './status-writes.js';
 import { messageOf, Semaphore, statusOf, timestamp } from './util.js';
@@ -39,8 +53,6 @@ export interface CheckContext {
   readonly perHost: (host: string) => Semaphore;
   /** HTTP(S) connections to git hosts, kept alive from one check to the next. */
   readonly gitAgents?: HttpAgents;
-  /** Jobs of Forbid and Replace triggers created here and not in the Job cache yet. */
-  readonly recentJobs?: RecentJobs;
   readonly log: Logger;
   readonly tracer: Tracer;
   readonly now: () => number;
@@ -204,19 +216,6 @@ function sourceObject(world: World, trigger: TriggerObject, name: string): Sourc
   return { kind, name, namespace: kind === 'GitRepo' ? trigger.metadata.namespace : undefined, spec: obj.spec };
 }
 
-function activeJobs(world: World, triggerUid: string, source: string): V1Job[] {
-  return world.jobs
-    .list()
-    .filter(
-      (j) =>
-        j.metadata?.labels?.[LABELS.triggerUid] === triggerUid &&
-        j.metadata?.annotations?.['git-events-runner.rs/source'] === source &&
-        (j.status?.succeeded ?? 0) === 0 &&
-        (j.status?.failed ?? 0) === 0 &&
-        j.metadata?.deletionTimestamp === undefined,
-    );
-}
-
 async function checkSource(
   ctx: CheckContext,
   trigger: TriggerObject,
@@ -281,37 +280,38 @@ async function checkSource(
   }
   const uid = trigger.metadata.uid ?? '';
   const policy = trigger.spec.concurrencyPolicy ?? 'Allow';
-  const active = policy === 'Allow' ? [] : activeJobs(ctx.world, uid, name);
-  // Jobs this replica created a moment ago that the cache does not show yet: active too.
-  const unseen =
-    policy === 'Allow'
-      ? []
-      : (ctx.recentJobs?.unseen(uid, name, (job) => ctx.world.jobs.get(job, req.namespace) !== undefined) ?? []);
-  if (policy === 'Forbid' && (active.length > 0 || unseen.length > 0)) {
-    ctx.log.info(
-      { trigger: `${req.namespace}/${req.name}`, source: name },
-      'a Job is still active: change stays pending (Forbid)',
+  const changeKey = `${commit}${fileHash === undefined ? '' : `:${fileHash}`}`;
+  if (policy !== 'Allow') {
+    // One Job at a time: the runs batched into this check share one (the last one's key).
+    const runKey = onChangeOnly ? changeKey : (admitted.at(-1) ?? '');
+    const run = await startChained(
+      ctx,
+      req,
+      { uid, source: name, action: action.metadata.name, commit, runKey, policy, onChangeOnly },
+      (chain) => createJob(ctx, req, trigger, { name, kind: source.kind }, action, ref, commit, runKey, chain),
     );
-    return { source: name, ok: true, entry: previous ?? {} };
-  }
-  const replaced = [
-    ...active.map((job) => ({ name: job.metadata?.name ?? '', namespace: job.metadata?.namespace ?? '' })),
-    ...unseen.map((job) => ({ name: job, namespace: req.namespace })),
-  ];
-  for (const job of replaced) {
-    await ctx.batch.deleteNamespacedJob({ ...job, propagationPolicy: 'Background' }).catch((err: unknown) => {
-      if (statusOf(err) !== 404) throw err;
-    });
+    if (run.kind === 'pending') {
+      ctx.log.info(
+        { trigger: `${req.namespace}/${req.name}`, source: name, job: run.active },
+        'a Job is still active: the run is held back (Forbid)',
+      );
+      return { source: name, ok: true, entry: previous ?? {}, heldBy: run.active };
+    }
+    if (run.kind === 'failed')
+      return { source: name, ok: false, reason: 'JobCreateFailed', message: run.message, previous };
+    if (run.kind === 'created') await announceJobs(ctx, req, uid, name, commit, [run.name]);
+    const now = timestamp(ctx.now());
+    return {
+      source: name,
+      ok: true,
+      entry: { ...unchanged, changed: now, lastJob: { name: run.name, commit, phase: 'Queued' } },
+      jobs: admitted.map((k) => ({ runKey: k, name: run.name })),
+    };
   }
   // onChangeOnly: one Job per change, named after it (every run of this check shares it); otherwise
   // one Job per run key (schedule slot, webhook request).
-  // Forbid and Replace allow one Job at a time, so runs batched into this check share the last one.
-  const shared = onChangeOnly || policy !== 'Allow';
-  const runKeys = onChangeOnly
-    ? [`${commit}${fileHash === undefined ? '' : `:${fileHash}`}`]
-    : shared
-      ? admitted.slice(-1)
-      : admitted;
+  const shared = onChangeOnly;
+  const runKeys = onChangeOnly ? [changeKey] : admitted;
   // A batch of webhook runs creates its Jobs side by side (bounded), so the last one is not late by
   // the round trips of all the others.
   const slots = new Semaphore(JOB_CREATE_PARALLELISM);
@@ -346,17 +346,14 @@ async function checkSource(
   }
   // One Event for the Jobs this check created (a batch of webhook runs creates several at once): half
   // the API writes of an Event per Job, and the same story on the trigger.
-  const fresh = created.flatMap((c) => (c.ok && c.created ? [c.name] : []));
-  if (fresh.length > 0) {
-    const subject = { kind: req.kind, namespace: req.namespace, name: req.name, uid };
-    // Neither path rejects (a failed publish is logged).
-    const event =
-      ctx.jobEvents !== undefined
-        ? ctx.jobEvents.add(subject, name, commit, fresh)
-        : publishEvent(ctx, subject, 'Normal', 'JobCreated', 'CreateJob', jobCreatedNote(fresh, name, commit));
-    if (ctx.background !== undefined) ctx.background(event);
-    else await event;
-  }
+  await announceJobs(
+    ctx,
+    req,
+    uid,
+    name,
+    commit,
+    created.flatMap((c) => (c.ok && c.created ? [c.name] : [])),
+  );
   const jobs: { runKey: string; name: string }[] = [];
   for (const [i, c] of created.entries()) {
     if (!c.ok) return { source: name, ok: false, reason: 'JobCreateFailed', message: c.message, previous };
@@ -370,6 +367,111 @@ async function checkSource(
     ok: true,
     entry: { ...unchanged, changed: now, lastJob: { name: last, commit, phase: 'Queued' } },
     jobs,
+  };
+}
+
+/** The JobCreated Event of the Jobs one check created (none: nothing). Never rejects. */
+async function announceJobs(
+  ctx: CheckContext,
+  req: CheckRequest,
+  uid: string,
+  source: string,
+  commit: string,
+  fresh: readonly string[],
+): Promise<void> {
+  if (fresh.length === 0) return;
+  const subject = { kind: req.kind, namespace: req.namespace, name: req.name, uid };
+  // Neither path rejects (a failed publish is logged).
+  const event =
+    ctx.jobEvents !== undefined
+      ? ctx.jobEvents.add(subject, source, commit, [...fresh])
+      : publishEvent(ctx, subject, 'Normal', 'JobCreated', 'CreateJob', jobCreatedNote([...fresh], source, commit));
+  if (ctx.background !== undefined) ctx.background(event);
+  else await event;
+}
+
+/** The Jobs of a trigger (by uid) and source in the cache, those being deleted included. */
+function jobsOfSource(world: World, triggerUid: string, source: string): V1Job[] {
+  return world.jobs
+    .list()
+    .filter(
+      (j) =>
+        j.metadata?.labels?.[LABELS.triggerUid] === triggerUid &&
+        j.metadata?.annotations?.['git-events-runner.rs/source'] === source,
+    );
+}
+
+// How often a check follows the chain past Jobs other replicas created meanwhile before it gives up
+// (the next check goes on from there): each step is one create the API server refused.
+const CHAIN_STEPS = 8;
+
+type ChainedRun =
+  | { kind: 'created' | 'shared'; name: string }
+  | { kind: 'pending'; active: string }
+  | { kind: 'failed'; message: string };
+
+/**
+ * Starts the run of a Forbid or Replace trigger as the Job after the chain's newest (see jobs/chain.ts):
+ * the API server arbitrates between replicas, since all of them name "the Job after X" alike. A Job
+ * that is this very run (the same change, or the same run key) is shared, not repeated; an active one
+ * holds the run back (Forbid) or is deleted once its successor exists (Replace). A create refused
+ * because another replica made that Job meanwhile continues from the Job it made.
+ */
+async function startChained(
+  ctx: CheckContext,
+  req: CheckRequest,
+  run: {
+    readonly uid: string;
+    readonly source: string;
+    readonly action: string;
+    readonly commit: string;
+    readonly runKey: string;
+    readonly policy: 'Forbid' | 'Replace';
+    readonly onChangeOnly: boolean;
+  },
+  create: (chain: { name: string; predecessor: string }) => ReturnType<typeof createJob>,
+): Promise<ChainedRun> {
+  const { uid, commit, runKey } = run;
+  const how = run;
+  const isThisRun = (job: V1Job) =>
+    job.metadata?.annotations?.[JOB_ANNOTATIONS.commit] === commit &&
+    (how.onChangeOnly || job.metadata?.annotations?.[JOB_ANNOTATIONS.runKey] === runKey);
+  let head = chainHead(jobsOfSource(ctx.world, uid, run.source));
+  for (let step = 0; step < CHAIN_STEPS; step++) {
+    if (head !== undefined && isThisRun(head) && head.metadata?.deletionTimestamp === undefined) {
+      return { kind: 'shared', name: head.metadata?.name ?? '' };
+    }
+    const replaces = head !== undefined && isActive(head) ? head : undefined;
+    if (replaces !== undefined && how.policy === 'Forbid') {
+      return { kind: 'pending', active: replaces.metadata?.name ?? '' };
+    }
+    const predecessor = head?.metadata?.name;
+    const name = successorName(run.action, uid, run.source, predecessor);
+    const made = await create({ name, predecessor: predecessor ?? '' });
+    if (!made.ok) return { kind: 'failed', message: made.message };
+    if (made.created) {
+      // Replace deletes the Job it replaces only now that its successor exists (created suspended: it
+      // waits for the queue). A replica's cache gets the watch events in order, so one that has seen
+      // the predecessor go has seen its successor come, and never takes the chain for empty.
+      if (replaces !== undefined) {
+        await ctx.batch
+          .deleteNamespacedJob({ name: predecessor ?? '', namespace: req.namespace, propagationPolicy: 'Background' })
+          .catch((err: unknown) => {
+            if (statusOf(err) !== 404) throw err;
+          });
+      }
+      return { kind: 'created', name };
+    }
+    // Another replica started the Job after `head` first: go on from the Job it made.
+    const existing = await ctx.batch.readNamespacedJob({ name, namespace: req.namespace }).catch((err: unknown) => {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    });
+    if (existing !== undefined) head = existing;
+  }
+  return {
+    kind: 'failed',
+    message: `other replicas started ${CHAIN_STEPS} Jobs for this source meanwhile; the next check goes on`,
   };
 }
 
@@ -389,6 +491,7 @@ async function createJob(
   ref: GitRef,
   commit: string,
   runKey: string,
+  chain?: { name: string; predecessor: string },
 ): Promise<{ ok: true; name: string; created: boolean } | { ok: false; message: string }> {
   const uid = trigger.metadata.uid ?? '';
   const job = buildJob({
@@ -417,22 +520,19 @@ async function createJob(
       'git-events-runner.rs/trigger': req.name,
       'git-events-runner.rs/source': source.name,
       ...(waitTimeout !== undefined ? { 'git-events-runner.rs/wait-timeout-seconds': String(waitTimeout) } : {}),
+      ...(chain !== undefined ? { [JOB_ANNOTATIONS.predecessor]: chain.predecessor } : {}),
     },
+    // A chained Job (Forbid, Replace) is named after its predecessor, not after its run.
+    ...(chain !== undefined ? { name: chain.name } : {}),
   };
   const jobName = job.metadata.name ?? '';
-  // Forbid and Replace must see this Job in the next check, even before the Job cache does.
-  const remember = () => {
-    if ((trigger.spec.concurrencyPolicy ?? 'Allow') !== 'Allow') ctx.recentJobs?.add(uid, source.name, jobName);
-  };
   try {
     const created = await ctx.batch.createNamespacedJob({ namespace: req.namespace, body: job });
-    remember();
     ctx.onJobCreated?.(created);
     return { ok: true, name: jobName, created: true };
   } catch (err: unknown) {
     // A Job of this run exists already (another replica, a redelivery): the same work, done once.
     if (statusOf(err) !== 409) return { ok: false, message: `cannot create Job ${jobName}: ${messageOf(err)}` };
-    remember();
     return { ok: true, name: jobName, created: false };
   }
 }

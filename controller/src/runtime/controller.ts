@@ -26,7 +26,6 @@ import { closeConnections } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { Metrics } from './metrics.js';
 import { JobQueue } from './queue.js';
-import { RecentJobs } from './recent-jobs.js';
 import { TriggerScheduler } from './scheduler.js';
 import { buildUtilityApp } from './server.js';
 import { StatusWrites } from './status-writes.js';
@@ -132,7 +131,6 @@ export async function startController(
     gitTimeoutMs: options.gitTimeoutSeconds * 1000,
     proxyEnv: process_.proxyEnv,
     gitAgents,
-    recentJobs: new RecentJobs(),
     perHost: (host) => {
       let s = hosts.get(host);
       if (s === undefined) {
@@ -296,6 +294,7 @@ export async function startController(
             if (r.ok) {
               for (const job of r.jobs ?? [])
                 if (job.runKey === task.runKey && !task.jobs.includes(job.name)) task.jobs.push(job.name);
+              if (r.heldBy !== undefined) task.held.push({ source: r.source, job: r.heldBy });
             } else task.errors.push({ source: r.source, reason: r.reason, message: r.message });
           }
           task.state = task.errors.length === 0 ? 'Succeeded' : 'Failed';

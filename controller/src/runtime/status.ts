@@ -20,6 +20,8 @@ export type SourceResult =
       readonly entry: CheckedSource;
       /** The Job started for each run key this check served (onChangeOnly: the same Job for all). */
       readonly jobs?: readonly { readonly runKey: string; readonly name: string }[];
+      /** Forbid: the active Job that held this run back (no Job was started). */
+      readonly heldBy?: string;
     }
   | {
       readonly source: string;

@@ -274,6 +274,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
           source: task.source ?? null,
           jobs: task.jobs,
           errors: task.errors,
+          held: task.held,
           created: new Date(task.createdAt).toISOString(),
           finished: task.finishedAt === undefined ? null : new Date(task.finishedAt).toISOString(),
         });

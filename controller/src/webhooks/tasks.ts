@@ -13,6 +13,8 @@ export interface Task {
   jobs: string[];
   /** Per-source errors (reason and message, never a secret). */
   errors: { source: string; reason: string; message: string }[];
+  /** Per source, the active Job that held this run back (concurrencyPolicy Forbid): no Job was started. */
+  held: { source: string; job: string }[];
   readonly createdAt: number;
   finishedAt?: number;
 }
@@ -45,6 +47,7 @@ export class TaskStore {
       state: 'Pending',
       jobs: [],
       errors: [],
+      held: [],
       createdAt: this.#now(),
     };
     this.#tasks.set(task.id, task);
@@ -73,7 +76,7 @@ export class TaskStore {
     createdAt: number;
   }): Task {
     this.#prune();
-    const task: Task = { ...entry, state: 'Pending', jobs: [], errors: [] };
+    const task: Task = { ...entry, state: 'Pending', jobs: [], errors: [], held: [] };
     this.#tasks.delete(task.id);
     this.#tasks.set(task.id, task);
     this.#bound();
