@@ -99,15 +99,18 @@ pack() { # out.tar dir
     --numeric-owner --format=gnu -cf "$1" -- *)
 }
 
-# Removes all but the newest KEEP entries matching PATTERN (newest by use: a cache hit touches its
-# entry). Not just one per name: another run (another checkout, other code) may be importing an archive
-# of an older key right now.
+# Removes the entries matching PATTERN beyond the newest KEEP (newest by use: a cache hit touches its
+# entry) that were not used for an hour. Not just one per name: another run (another checkout, other
+# code) may be importing an archive of an older key right now, whatever was built since.
 KEEP=3
 evict() { # pattern
-  local old
+  local old e
   # shellcheck disable=SC2012,SC2086 # names are ours (NAME-<hex>); the pattern is a glob
   old=$(cd "$cache" && ls -1dt -- $1 2>/dev/null | tail -n +$((KEEP + 1)))
-  [[ -z $old ]] || (cd "$cache" && echo "$old" | xargs -r rm -rf --)
+  for e in $old; do
+    [[ -n $(find "$cache/$e" -maxdepth 0 -mmin +60 2>/dev/null) ]] && rm -rf -- "${cache:?}/$e"
+  done
+  return 0
 }
 
 # A layer cached under $cache/NAME-KEY: layer.tar.gz and its digests. `builder DIR ARGS...` writes

@@ -209,3 +209,23 @@ t.test('updates: ratcheting of unchanged fields; metadata-only updates pass', as
   const metadata = judge(admissionRequest('ScheduleTrigger', broken, { old: broken })).response;
   t.same(metadata, { uid: metadata.uid, allowed: true }, 'no verdict on an unchanged spec (finalizers, annotations)');
 });
+
+t.test('watchOn.reference.semver: a range is allowed, anything else refused naming the field', async (t) => {
+  const watching = (semver: string) =>
+    scheduled({ interval: '5m' }, { sources: { ...sources, watchOn: { reference: { semver } } } });
+  for (const range of ['>=1.2.0 <2.0.0', '^1.4', '~2.1.x', '1.x || >=3']) {
+    t.equal(judge(watching(range)).response.allowed, true, range);
+  }
+  for (const range of ['>=banana', 'v1.2.3.4.5', '>=1.2.0 <']) {
+    const { response } = judge(watching(range));
+    t.equal(response.allowed, false, range);
+    t.match(response.status?.message, `spec.sources.watchOn.reference.semver: "${range}" is not a semver range`);
+    t.equal(response.status?.code, 422);
+  }
+  // Exactly one of branch, tag, commit or semver (the CRD's CEL rule, also checked here).
+  const both = scheduled(
+    { interval: '5m' },
+    { sources: { ...sources, watchOn: { reference: { semver: '^1', branch: 'main' } } } },
+  );
+  t.match(judge(both).response.status?.message, /exactly one of branch, tag, commit or semver must be set/);
+});

@@ -29,8 +29,10 @@ export {
   type TriggerCondition,
   type TriggerStatus,
   VERSION,
+  type WatchRef,
   WebhookJournalEntry,
   type WebhookTriggerSpec,
 } from './schema/resources.js';
 export type { CelRule, Rule } from './schema/rules.js';
+export { isSemverRange, newestInRange, tagVersion } from './semver.js';
 export { type FieldError, validateSpec, webhookJournalEntryValid, withDefaults } from './validate.js';

@@ -2,6 +2,7 @@ import {
   type ActionSpec,
   type ClusterActionSpec,
   type GitRepoSpec,
+  isSemverRange,
   type KindName,
   type ScheduleTriggerSpec,
   validateSpec,
@@ -320,6 +321,14 @@ function triggerRules(ctx: Context, spec: ScheduleTriggerSpec | WebhookTriggerSp
       ['spec', 'action', 'kind'],
       "this cluster's admission policy does not let namespaced triggers run ClusterActions (allowClusterActions: false)",
       'Forbidden',
+    );
+  }
+  const range = spec.sources.watchOn?.reference?.semver;
+  // CEL cannot parse a range: a typo would otherwise show only at the first check, as a failed source.
+  if (range !== undefined && !isSemverRange(range)) {
+    c.problem(
+      ['spec', 'sources', 'watchOn', 'reference', 'semver'],
+      `"${range}" is not a semver range (npm syntax, e.g. ">=1.2.0 <2.0.0", "^1.4", "~2.1.x")`,
     );
   }
   for (const [i, name] of spec.sources.names.entries()) {

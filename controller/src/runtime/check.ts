@@ -5,6 +5,7 @@ import {
   JOB_ANNOTATIONS,
   type TriggerStatus,
   VERSION,
+  type WatchRef,
 } from '@git-events-runner/shared';
 import {
   cacheDirFor,
@@ -121,14 +122,14 @@ const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktr
 // is reused while its exchange is in flight and for a short window after it succeeded (a commit landing
 // inside that window is seen by the next check instead).
 const COALESCE_WINDOW_MS = 5000;
-const recent = new Map<string, { promise: Promise<{ commit: string }>; settledAt?: number }>();
+const recent = new Map<string, { promise: Promise<{ commit: string; ref: string }>; settledAt?: number }>();
 
 function coalescedResolve(
   ctx: CheckContext,
   remote: GitRemote,
-  ref: GitRef,
+  ref: WatchRef,
   reuse: boolean,
-): Promise<{ commit: string }> {
+): Promise<{ commit: string; ref: string }> {
   const auth = remote.auth === undefined ? '' : JSON.stringify(remote.auth);
   const key = `${remote.uri}\0${JSON.stringify(ref)}\0${auth}\0${remote.caCert ?? ''}\0${remote.noVerifySsl === true}`;
   const now = ctx.now();
@@ -143,7 +144,7 @@ function coalescedResolve(
   // The per-host bound uses the same URI parser as the transports (scp-like URIs included).
   const host = parseRepoUri(remote.uri).host;
   const promise = ctx.perHost(host).run(() => resolveRef(remote, ref));
-  const entry: { promise: Promise<{ commit: string }>; settledAt?: number } = { promise };
+  const entry: { promise: Promise<{ commit: string; ref: string }>; settledAt?: number } = { promise };
   recent.set(key, entry);
   promise.then(
     () => {
@@ -226,7 +227,10 @@ async function checkSource(
   const previous = trigger.status?.checkedSources?.[name];
   const source = sourceObject(ctx.world, trigger, name);
   const watch = trigger.spec.sources.watchOn ?? { onChangeOnly: true, reference: { branch: 'main' } };
-  const ref: GitRef = watch.reference ?? { branch: 'main' };
+  const watched: WatchRef = watch.reference ?? { branch: 'main' };
+  // What is fetched and what the Job names: the watched reference, or the tag a semver range resolved to.
+  let ref: GitRef = watched.semver === undefined ? watched : { tag: '' };
+  let resolvedTag: string | undefined;
   if (source === undefined) {
     return {
       source: name,
@@ -236,7 +240,7 @@ async function checkSource(
       previous,
     };
   }
-  let commit: string;
+  let commit = '';
   let fileHash: string | undefined;
   try {
     const remote: GitRemote = {
@@ -246,11 +250,18 @@ async function checkSource(
       })),
       agents: ctx.gitAgents,
     };
+    if (watched.semver !== undefined) {
+      // The newest tag in the range, from one ls-refs; the rest of the check watches that tag.
+      const hit = await coalescedResolve(ctx, remote, watched, req.coalesce === true);
+      resolvedTag = hit.ref.replace(/^refs\/tags\//, '');
+      ref = { tag: resolvedTag };
+      commit = hit.commit;
+    }
     if (watch.files !== undefined && watch.files.length > 0) {
       const result = await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files);
       commit = result.commit;
       fileHash = result.fileHash;
-    } else {
+    } else if (resolvedTag === undefined) {
       commit = (await coalescedResolve(ctx, remote, ref, req.coalesce === true)).commit;
     }
   } catch (err: unknown) {
@@ -260,7 +271,12 @@ async function checkSource(
   }
   const changed = fileHash !== undefined ? previous?.fileHash !== fileHash : previous?.commitHash !== commit;
   const onChangeOnly = watch.onChangeOnly ?? true;
-  const unchanged: CheckedSource = { ...previous, commitHash: commit, ...(fileHash !== undefined ? { fileHash } : {}) };
+  const unchanged: CheckedSource = {
+    ...previous,
+    commitHash: commit,
+    ...(fileHash !== undefined ? { fileHash } : {}),
+    ...(resolvedTag !== undefined ? { resolvedTag } : {}),
+  };
   delete unchanged.lastError;
   if (!changed && onChangeOnly) return { source: name, ok: true, entry: unchanged };
   const admitted = req.admitted === undefined ? req.runKeys : await req.admitted;

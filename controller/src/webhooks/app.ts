@@ -207,7 +207,9 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
         : watched.tag !== undefined
           ? `refs/tags/${watched.tag}`
           : undefined;
-    if (hint.refs.length > 0 && (watchedRef === undefined || !hint.refs.includes(watchedRef))) {
+    // A semver range watches every tag: a pushed tag may be the newest in range.
+    const watches = (r: string) => (watched.semver !== undefined ? r.startsWith('refs/tags/') : r === watchedRef);
+    if (hint.refs.length > 0 && !hint.refs.some(watches)) {
       return { code: 200, message: 'push to a ref the trigger does not watch: ignored' };
     }
     const deliveryKey =

@@ -3,7 +3,8 @@ import type { EventInfo, JobInfo, JobPhase, TriggerKind, TriggerObject } from '.
 
 /** The watched reference of a trigger, e.g. `{ type: 'branch', name: 'main' }`. */
 export interface RefSummary {
-  readonly type: 'branch' | 'tag' | 'commit';
+  readonly type: 'branch' | 'tag' | 'commit' | 'semver';
+  /** The branch, tag or commit; for semver the range. */
   readonly name: string;
 }
 
@@ -25,6 +26,8 @@ export interface SourceSummary {
   /** The webhook path that checks this source (WebhookTrigger only). */
   readonly hookPath?: string;
   readonly commit?: string;
+  /** With a semver reference: the tag the commit came from. */
+  readonly resolvedTag?: string;
   readonly fileHash?: string;
   /** When an action was last started for it (RFC 3339). */
   readonly changed?: string;
@@ -88,6 +91,7 @@ export interface TriggerDetail extends TriggerSummary {
 export function referenceOf(trigger: TriggerObject): RefSummary {
   const ref = trigger.spec.sources.watchOn?.reference;
   if (ref?.tag !== undefined) return { type: 'tag', name: ref.tag };
+  if (ref?.semver !== undefined) return { type: 'semver', name: ref.semver };
   if (ref?.commit !== undefined) return { type: 'commit', name: ref.commit };
   return { type: 'branch', name: ref?.branch ?? 'main' };
 }
@@ -134,6 +138,7 @@ export function summarise(trigger: TriggerObject, jobs?: ReadonlyMap<string, Job
       kind,
       ...(trigger.kind === 'WebhookTrigger' ? { hookPath: hookPath(namespace, name, source) } : {}),
       ...(entry?.commitHash === undefined ? {} : { commit: entry.commitHash }),
+      ...(entry?.resolvedTag === undefined ? {} : { resolvedTag: entry.resolvedTag }),
       ...(entry?.fileHash === undefined ? {} : { fileHash: entry.fileHash }),
       ...(entry?.changed === undefined ? {} : { changed: entry.changed }),
       ...(lastJob === undefined ? {} : { lastJob }),
@@ -214,7 +219,7 @@ export function scheduleText(schedule: NonNullable<TriggerSummary['schedule']>):
   return schedule.timeZone === undefined ? cron : `${cron} (${schedule.timeZone})`;
 }
 
-/** The reference as one cell: `branch:main`, `tag:v1.2`, `commit:0a1b2c3`. */
+/** The reference as one cell: `branch:main`, `tag:v1.2`, `commit:0a1b2c3`, `semver:^1.2`. */
 export function referenceText(ref: RefSummary): string {
   return `${ref.type}:${ref.type === 'commit' ? shortCommit(ref.name) : ref.name}`;
 }

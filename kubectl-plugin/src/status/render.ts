@@ -110,7 +110,8 @@ export function tableRows(triggers: readonly TriggerSummary[], o: TableOptions):
         where,
         lastRun,
         s?.name ?? NONE,
-        ref,
+        // A semver range shows the tag it resolved to for this source.
+        s?.resolvedTag === undefined ? ref : `${ref} (${s.resolvedTag})`,
         s?.commit === undefined ? NONE : shortCommit(s.commit),
         relativeTime(s?.changed, o.now) ?? NONE,
         job?.name ?? NONE,

@@ -3,13 +3,22 @@ import * as fs from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
+import { isSemverRange, newestInRange } from '../semver.js';
 import { GitError } from './errors.js';
 import { hashFiles, type TreeFile } from './files.js';
 import { FLUSH, PktReader, pktLine } from './pkt-line.js';
 import { type GitRemote, networkError, openTransport, type Transport } from './transport.js';
 
-/** A watched reference: exactly one of branch, tag or commit (as in the CRDs). */
-export type RefSelector = { readonly branch?: string; readonly tag?: string; readonly commit?: string };
+/**
+ * A watched reference: exactly one of branch, tag or commit (as in the CRDs), or for resolveRef a semver
+ * range (the newest tag within it).
+ */
+export type RefSelector = {
+  readonly branch?: string;
+  readonly tag?: string;
+  readonly commit?: string;
+  readonly semver?: string;
+};
 
 /** What a check learned about a reference. */
 export interface RefState {
@@ -23,6 +32,8 @@ function fullRef(ref: RefSelector, uri: string): string {
   if (ref.branch !== undefined) return `refs/heads/${ref.branch}`;
   if (ref.tag !== undefined) return `refs/tags/${ref.tag}`;
   if (ref.commit !== undefined) return ref.commit.toLowerCase();
+  // A range: every tag is a candidate (one ls-refs with this prefix lists them).
+  if (ref.semver !== undefined) return 'refs/tags/';
   throw new GitError('Config', uri, 'reference needs one of branch, tag or commit');
 }
 
@@ -31,7 +42,9 @@ function describe(ref: RefSelector): string {
     ? `branch ${ref.branch}`
     : ref.tag !== undefined
       ? `tag ${ref.tag}`
-      : `commit ${ref.commit}`;
+      : ref.semver !== undefined
+        ? `a tag within semver range "${ref.semver}"`
+        : `commit ${ref.commit}`;
 }
 
 // isomorphic-git's errors carry a stable `code`; turn them into GitErrors that name the repository.
@@ -66,11 +79,15 @@ function wrap(uri: string, err: unknown, t: Transport): GitError {
 /**
  * Learns which commit a branch or tag points at with one ls-refs exchange (protocol v2 with the ref
  * as prefix; v1 servers answer with their whole advertisement). No objects are fetched. A commit
- * reference is returned as is, without network access: it cannot change.
+ * reference is returned as is, without network access: it cannot change. A semver range lists the tags
+ * in the same one exchange and resolves to the newest within the range (`ref` names that tag).
  */
 export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<RefState> {
   const full = fullRef(ref, remote.uri);
   if (ref.commit !== undefined) return { commit: full, ref: full };
+  if (ref.semver !== undefined && !isSemverRange(ref.semver)) {
+    throw new GitError('Config', remote.uri, `reference.semver "${ref.semver}" is not a semver range`);
+  }
   const t = openTransport(remote);
   try {
     const refs =
@@ -84,9 +101,17 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
       }));
     const streamed = t.failure();
     if (streamed !== undefined) throw streamed;
-    const hit = refs.find((r) => r.ref === full);
+    const name =
+      ref.semver === undefined
+        ? full
+        : (() => {
+            const tags = refs.filter((r) => r.ref.startsWith(full)).map((r) => r.ref.slice(full.length));
+            const tag = newestInRange(tags, ref.semver);
+            return tag === undefined ? undefined : `${full}${tag}`;
+          })();
+    const hit = name === undefined ? undefined : refs.find((r) => r.ref === name);
     if (hit === undefined) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found`);
-    return { commit: hit.peeled ?? hit.oid, ref: full };
+    return { commit: hit.peeled ?? hit.oid, ref: hit.ref };
   } catch (err: unknown) {
     throw wrap(remote.uri, err, t);
   } finally {

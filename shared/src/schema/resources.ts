@@ -180,18 +180,20 @@ const GitRepoSpec = Type.Object(
 
 const refRule = exactlyOneOf(['branch', 'tag', 'commit']);
 
+const refFields = {
+  branch: Type.Optional(NonEmpty('Branch name.')),
+  tag: Type.Optional(NonEmpty('Tag name.')),
+  commit: Type.Optional(
+    Type.String({
+      pattern: '^[0-9a-fA-F]{4,64}$',
+      description: 'Commit hash.',
+    }),
+  ),
+};
+
 const gitRef = (options: { default?: { branch: string } } = {}) =>
   Type.Object(
-    {
-      branch: Type.Optional(NonEmpty('Branch name.')),
-      tag: Type.Optional(NonEmpty('Tag name.')),
-      commit: Type.Optional(
-        Type.String({
-          pattern: '^[0-9a-fA-F]{4,64}$',
-          description: 'Commit hash.',
-        }),
-      ),
-    },
+    { ...refFields },
     {
       description: 'Exactly one of branch, tag or commit.',
       ...cel(refRule),
@@ -199,6 +201,24 @@ const gitRef = (options: { default?: { branch: string } } = {}) =>
     },
   );
 const GitRef = gitRef();
+
+// What a trigger watches: a branch, a tag, a commit, or the newest tag within a semver range.
+const watchRefRule = exactlyOneOf(['branch', 'tag', 'commit', 'semver']);
+const WatchRef = Type.Object(
+  {
+    ...refFields,
+    semver: Type.Optional(
+      NonEmpty(
+        'Semantic version range (npm syntax, e.g. ">=1.2.0 <2.0.0", "^1.4"): the newest tag named by a version in the range (a leading v allowed: v1.2.3), read with the same one ls-refs exchange; pre-releases only when the range names one.',
+      ),
+    ),
+  },
+  {
+    description: 'Exactly one of branch, tag, commit or semver.',
+    ...cel(watchRefRule),
+    default: { branch: 'main' },
+  },
+);
 
 const WatchOn = Type.Object(
   {
@@ -208,7 +228,7 @@ const WatchOn = Type.Object(
         description: 'Run the action only when the watched content changed (true) or on every trigger run (false).',
       }),
     ),
-    reference: Type.Optional(gitRef({ default: { branch: 'main' } })),
+    reference: Type.Optional(WatchRef),
     files: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         description: 'gitignore-style patterns: only changes to matching files count.',
@@ -374,6 +394,7 @@ const LastJob = Type.Object(
 
 const CheckedSource = Type.Object({
   commitHash: Type.Optional(Type.String({ description: 'Last commit seen.' })),
+  resolvedTag: Type.Optional(Type.String({ description: 'With a semver reference: the tag that commit came from.' })),
   fileHash: Type.Optional(Type.String({ description: 'Hash of the watched files at that commit.' })),
   changed: Type.Optional(
     Type.String({
@@ -796,6 +817,8 @@ export type ClusterActionSpec = Static<typeof ClusterActionSpec>;
 export type TriggerStatus = Static<typeof TriggerStatus>;
 export type WebhookJournalEntry = Static<typeof WebhookJournalEntry>;
 export type GitRef = Static<typeof GitRef>;
+/** What a trigger watches: a GitRef, or the newest tag within a semver range. */
+export type WatchRef = Static<typeof WatchRef>;
 export type TriggerCondition = Static<typeof Condition>;
 export type CheckedSource = Static<typeof CheckedSource>;
 export type LastJob = Static<typeof LastJob>;

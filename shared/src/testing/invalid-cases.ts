@@ -26,7 +26,7 @@ export const INVALID_CASES: readonly InvalidCase[] = [
       action,
     },
     field: 'spec.sources.watchOn.reference',
-    message: /exactly one of branch, tag or commit must be set/,
+    message: /exactly one of branch, tag, commit or semver must be set/,
   },
   {
     name: 'empty reference',
@@ -37,7 +37,18 @@ export const INVALID_CASES: readonly InvalidCase[] = [
       action,
     },
     field: 'spec.sources.watchOn.reference',
-    message: /exactly one of branch, tag or commit must be set/,
+    message: /exactly one of branch, tag, commit or semver must be set/,
+  },
+  {
+    name: 'reference with semver and tag',
+    kind: 'ScheduleTrigger',
+    spec: {
+      sources: { ...sources, watchOn: { onChangeOnly: true, reference: { semver: '^1.2', tag: 'v1' } } },
+      schedule: { interval: '5m' },
+      action,
+    },
+    field: 'spec.sources.watchOn.reference',
+    message: /exactly one of branch, tag, commit or semver must be set/,
   },
   {
     name: 'schedule with interval and cron',
