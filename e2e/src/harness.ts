@@ -66,11 +66,16 @@ export async function testNamespace(cluster: TestCluster, prefix = 't'): Promise
  * Calls `fn` until `ok` accepts its result or `timeoutMs` passes, and returns the last result. For state
  * that converges (RBAC caches, watches); the caller still asserts on what it gets.
  */
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await fn();
   while (!ok(value) && Date.now() < deadline) {
-    await sleep(100);
+    await sleep(intervalMs);
     value = await fn();
   }
   return value;

@@ -51,6 +51,8 @@ export async function policyTriggers(plane: AppCluster, ns: string): Promise<Pol
           () => fetch(`${base}/tasks/${id}`).then((r) => r.json() as Promise<{ state?: string }>),
           (s) => s.state === 'Succeeded' || s.state === 'Failed',
           30_000,
+          // Checks end within milliseconds here; a thousand rounds should not wait 100 ms each.
+          5,
         );
         if (end.state !== 'Succeeded') throw new Error(`a check did not succeed: ${JSON.stringify(end)}`);
       }

@@ -34,6 +34,7 @@ const complete = async (job: V1Job) => {
     () => batch.readNamespacedJob({ name, namespace: ns }),
     (j) => j.spec?.suspend !== true,
     30_000,
+    5,
   );
   await batch.replaceNamespacedJobStatus({
     name,
