@@ -452,6 +452,17 @@ async function startChained(
   const isThisRun = (job: V1Job) =>
     job.metadata?.annotations?.[JOB_ANNOTATIONS.commit] === commit &&
     (how.onChangeOnly || job.metadata?.annotations?.[JOB_ANNOTATIONS.runKey] === runKey);
+  const exists = async (name: string) =>
+    (await ctx.batch.readNamespacedJob({ name, namespace: req.namespace }).catch((err: unknown) => {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    })) !== undefined;
+  const freshHead = async () =>
+    chainHead(
+      (
+        await ctx.batch.listNamespacedJob({ namespace: req.namespace, labelSelector: `${LABELS.triggerUid}=${uid}` })
+      ).items.filter((j) => j.metadata?.annotations?.['git-events-runner.rs/source'] === run.source),
+    );
   let head = chainHead(jobsOfSource(ctx.world, uid, run.source));
   for (let step = 0; step < CHAIN_STEPS; step++) {
     if (head !== undefined && isThisRun(head) && head.metadata?.deletionTimestamp === undefined) {
@@ -460,6 +471,13 @@ async function startChained(
     const replaces = head !== undefined && isActive(head) ? head : undefined;
     if (replaces !== undefined && how.policy === 'Forbid') {
       return { kind: 'pending', active: replaces.metadata?.name ?? '' };
+    }
+    // Replace deletes Jobs, which frees their names: a cache that lags behind a deletion could start
+    // "the Job after" one whose successor is gone as well, and fork the chain. So the predecessor must
+    // still exist, read from the API server; else the chain is read from there.
+    if (how.policy === 'Replace' && head !== undefined && !(await exists(head.metadata?.name ?? ''))) {
+      head = await freshHead();
+      continue;
     }
     const predecessor = head?.metadata?.name;
     const name = successorName(run.action, uid, run.source, predecessor);
@@ -483,7 +501,8 @@ async function startChained(
       if (statusOf(err) === 404) return undefined;
       throw err;
     });
-    if (existing !== undefined) head = existing;
+    // Gone already (replaced meanwhile): the chain has moved on; read it from the API server.
+    head = existing ?? (await freshHead());
   }
   return {
     kind: 'failed',
