@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { type GitRepoSpec, GROUP, VERSION, validateSpec } from '@git-events-runner/shared';
-import { cloneRef, type GitRemote, type RefSelector } from '@git-events-runner/shared/git';
+import {
+  cloneRef,
+  type GitRemote,
+  type RefSelector,
+  type SignaturePolicy,
+  verifyFetched,
+} from '@git-events-runner/shared/git';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { SourceError } from './sources/errors.js';
-import { buildRemote, type SourceObject } from './sources/remote.js';
+import { buildRemote, type SourceObject, signaturePolicy } from './sources/remote.js';
 import { DirectSecrets } from './sources/secrets.js';
 
 /** What `git-events-runner clone` was asked to do. */
@@ -117,15 +123,21 @@ function explainForbidden(err: unknown): unknown {
   return new SourceError(err.code, `${err.message}: ${reason}`, { cause: err.cause });
 }
 
-async function readRemote(kc: KubeConfig, request: CloneRequest): Promise<{ source: SourceObject; remote: GitRemote }> {
+async function readRemote(
+  kc: KubeConfig,
+  request: CloneRequest,
+): Promise<{ source: SourceObject; remote: GitRemote; policy: SignaturePolicy | undefined }> {
   const source = await readSource(kc, request);
-  const remote = await buildRemote(source, request.namespace, new DirectSecrets(kc.makeApiClient(CoreV1Api)));
-  return { source, remote };
+  const secrets = new DirectSecrets(kc.makeApiClient(CoreV1Api));
+  const remote = await buildRemote(source, request.namespace, secrets);
+  const policy = await signaturePolicy(source, request.namespace, secrets);
+  return { source, remote, policy };
 }
 
 /**
  * The Job's init container: reads the source and its Secrets with the Job's own service account,
- * fetches exactly the requested commit (depth 1) and checks it out into the destination.
+ * fetches exactly the requested commit (depth 1), verifies its signature when the source has `verify`,
+ * and checks it out into the destination.
  * Returns the commit checked out. A source or Secret the account may not read fails with a
  * SourceError naming the object and, as the API server put it, the account and the missing right.
  */
@@ -134,12 +146,22 @@ export async function runClone(
   request: CloneRequest,
   log: (line: string) => void = () => {},
 ): Promise<string> {
-  const { source, remote } = await readRemote(kc, request).catch((err: unknown) => {
+  const { source, remote, policy } = await readRemote(kc, request).catch((err: unknown) => {
     throw explainForbidden(err);
   });
   log(`cloning ${source.kind} ${source.name} (${source.spec.repoUri}) into ${request.destination}`);
   const commit = await cloneRef(remote, request.destination, request.ref, {
     preserveGitFolder: request.preserveGitFolder,
+    // The source requires signatures: what is checked out is verified again here, before any file is
+    // written, so a ref moved (or a key revoked) since the trigger's check cannot run unsigned code.
+    ...(policy !== undefined
+      ? {
+          verify: async (gitdir: string, fetched: { commit: string; tip: string }) => {
+            const verified = await verifyFetched(remote.uri, gitdir, fetched, policy, request.ref.tag);
+            log(`signature verified: ${verified.signers.join(', ')}`);
+          },
+        }
+      : {}),
   });
   log(`checked out ${commit}`);
   return commit;

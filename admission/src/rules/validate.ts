@@ -258,6 +258,7 @@ function sourceRules(ctx: Context, spec: GitRepoSpec): void {
   if (spec.tlsConfig?.caCert !== undefined) {
     refs.push({ path: ['spec', 'tlsConfig', 'caCert', 'secretRef'], ref: spec.tlsConfig.caCert.secretRef });
   }
+  if (spec.verify !== undefined) refs.push({ path: ['spec', 'verify', 'secretRef'], ref: spec.verify.secretRef });
   for (const { path, ref } of refs) {
     const field = formatPath(path);
     if (kind === 'GitRepo') {

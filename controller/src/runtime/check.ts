@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type CheckedSource,
   type GitRef,
@@ -14,7 +15,11 @@ import {
   type HttpAgents,
   isGitError,
   parseRepoUri,
+  type RefState,
   resolveRef,
+  type SignaturePolicy,
+  type VerifiedRef,
+  verifyRef,
 } from '@git-events-runner/shared/git';
 import type { BatchV1Api, CustomObjectsApi, EventsV1Api, V1Job } from '@kubernetes/client-node';
 import { V1MicroTime } from '@kubernetes/client-node';
@@ -31,7 +36,7 @@ import {
   successorName,
 } from '../jobs/index.js';
 import { SourceError } from '../sources/errors.js';
-import { buildRemote, type SourceObject } from '../sources/remote.js';
+import { buildRemote, type SourceObject, signaturePolicy } from '../sources/remote.js';
 import type { SecretLookup } from '../sources/secrets.js';
 import { type JobCreatedEvents, jobCreatedNote } from './job-events.js';
 import { checkReadiness, mergeStatus, readyCondition, type SourceResult, sameJson } from './status.js';
@@ -122,14 +127,9 @@ const PLURAL = { ScheduleTrigger: 'scheduletriggers', WebhookTrigger: 'webhooktr
 // is reused while its exchange is in flight and for a short window after it succeeded (a commit landing
 // inside that window is seen by the next check instead).
 const COALESCE_WINDOW_MS = 5000;
-const recent = new Map<string, { promise: Promise<{ commit: string; ref: string }>; settledAt?: number }>();
+const recent = new Map<string, { promise: Promise<RefState>; settledAt?: number }>();
 
-function coalescedResolve(
-  ctx: CheckContext,
-  remote: GitRemote,
-  ref: WatchRef,
-  reuse: boolean,
-): Promise<{ commit: string; ref: string }> {
+function coalescedResolve(ctx: CheckContext, remote: GitRemote, ref: WatchRef, reuse: boolean): Promise<RefState> {
   const auth = remote.auth === undefined ? '' : JSON.stringify(remote.auth);
   const key = `${remote.uri}\0${JSON.stringify(ref)}\0${auth}\0${remote.caCert ?? ''}\0${remote.noVerifySsl === true}`;
   const now = ctx.now();
@@ -144,7 +144,7 @@ function coalescedResolve(
   // The per-host bound uses the same URI parser as the transports (scp-like URIs included).
   const host = parseRepoUri(remote.uri).host;
   const promise = ctx.perHost(host).run(() => resolveRef(remote, ref));
-  const entry: { promise: Promise<{ commit: string; ref: string }>; settledAt?: number } = { promise };
+  const entry: { promise: Promise<RefState>; settledAt?: number } = { promise };
   recent.set(key, entry);
   promise.then(
     () => {
@@ -156,6 +156,34 @@ function coalescedResolve(
     },
   );
   return promise;
+}
+
+// Signature verdicts by keys, rule and objects: an unchanged ref is not verified again on every check.
+// Entries expire, since a key that was valid may expire (or an allowed_signers window close).
+const VERDICT_TTL_MS = 5 * 60_000;
+const verdicts = new Map<string, { at: number; verdict: Promise<VerifiedRef> }>();
+
+function verifiedRef(
+  ctx: CheckContext,
+  remote: GitRemote,
+  ref: GitRef,
+  advertised: Pick<RefState, 'commit' | 'tip'>,
+  policy: SignaturePolicy,
+): Promise<VerifiedRef> {
+  const keys = createHash('sha256').update(JSON.stringify(policy.keys)).digest('hex');
+  const key = `${remote.uri}\0${keys}\0${policy.mode}\0${ref.tag ?? ''}\0${advertised.tip}\0${advertised.commit}`;
+  const now = ctx.now();
+  const hit = verdicts.get(key);
+  if (hit !== undefined && now - hit.at < VERDICT_TTL_MS) return hit.verdict;
+  if (verdicts.size > 10_000) for (const [k, v] of verdicts) if (now - v.at >= VERDICT_TTL_MS) verdicts.delete(k);
+  const verdict = verifyRef(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, advertised, policy);
+  const entry = { at: now, verdict };
+  verdicts.set(key, entry);
+  // A refusal is remembered as well (no new fetch, no new verification); a failure to fetch is not.
+  verdict.catch((err: unknown) => {
+    if (!isGitError(err, 'SignatureRefused') && verdicts.get(key) === entry) verdicts.delete(key);
+  });
+  return verdict;
 }
 
 function reasonOf(err: unknown): string {
@@ -241,9 +269,11 @@ async function checkSource(
     };
   }
   let commit = '';
+  let tip = '';
   let fileHash: string | undefined;
+  let remote: GitRemote;
   try {
-    const remote: GitRemote = {
+    remote = {
       ...(await buildRemote(source, trigger.metadata.namespace ?? '', ctx.secrets, {
         proxyEnv: ctx.proxyEnv,
         timeoutMs: ctx.gitTimeoutMs,
@@ -256,13 +286,15 @@ async function checkSource(
       resolvedTag = hit.ref.replace(/^refs\/tags\//, '');
       ref = { tag: resolvedTag };
       commit = hit.commit;
+      tip = hit.tip;
     }
     if (watch.files !== undefined && watch.files.length > 0) {
       const result = await checkFiles(remote, cacheDirFor(ctx.cloneFolder, remote.uri), ref, watch.files);
       commit = result.commit;
+      tip = result.tip;
       fileHash = result.fileHash;
     } else if (resolvedTag === undefined) {
-      commit = (await coalescedResolve(ctx, remote, ref, req.coalesce === true)).commit;
+      ({ commit, tip } = await coalescedResolve(ctx, remote, ref, req.coalesce === true));
     }
   } catch (err: unknown) {
     return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
@@ -279,6 +311,26 @@ async function checkSource(
   };
   delete unchanged.lastError;
   if (!changed && onChangeOnly) return { source: name, ok: true, entry: unchanged };
+  // A source that requires signatures runs nothing unsigned: the change stays pending (the status keeps
+  // the previous commit), so it runs once it is signed or the keys trust it.
+  try {
+    const policy = await signaturePolicy(
+      source,
+      trigger.metadata.namespace ?? '',
+      ctx.secrets,
+      () => new Date(ctx.now()),
+    );
+    if (policy !== undefined) {
+      const verified = await verifiedRef(ctx, remote, ref, { commit, tip }, policy);
+      // The ref moved between ls-refs and the fetch: what was verified is what runs.
+      if (verified.commit !== commit) {
+        commit = verified.commit;
+        unchanged.commitHash = commit;
+      }
+    }
+  } catch (err: unknown) {
+    return { source: name, ok: false, reason: reasonOf(err), message: messageOf(err), previous };
+  }
   const admitted = req.admitted === undefined ? req.runKeys : await req.admitted;
   // Nothing recorded (every request of the batch was answered 503): nothing starts, nothing is learned.
   if (admitted.length === 0) return { source: name, ok: true, entry: previous ?? {} };
@@ -630,7 +682,7 @@ async function checkOnce(ctx: CheckContext, req: CheckRequest): Promise<CheckOut
         ctx,
         { kind: req.kind, namespace: req.namespace, name: req.name, uid: trigger.metadata.uid },
         'Warning',
-        'CheckFailed',
+        r.reason === 'SignatureRefused' ? 'SignatureRefused' : 'CheckFailed',
         'CheckSource',
         `${r.source}: ${r.message}`,
       );

@@ -7,6 +7,7 @@ export const READY_REASONS = [
   'SourceNotFound',
   'ActionNotFound',
   'CheckFailed',
+  'SignatureRefused',
   'InvalidSchedule',
   'Suspended',
 ] as const;
@@ -61,7 +62,9 @@ export function checkReadiness(results: readonly SourceResult[]): { reason: Read
       ? 'SourceNotFound'
       : first.reason === 'ActionNotFound'
         ? 'ActionNotFound'
-        : 'CheckFailed';
+        : first.reason === 'SignatureRefused'
+          ? 'SignatureRefused'
+          : 'CheckFailed';
   return { reason, message: failures.map((f) => `${f.source}: ${f.message}`).join('; ') };
 }
 

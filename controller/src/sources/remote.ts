@@ -1,5 +1,5 @@
 import type { GitRepoSpec } from '@git-events-runner/shared';
-import type { GitAuth, GitRemote } from '@git-events-runner/shared/git';
+import type { GitAuth, GitRemote, SignaturePolicy } from '@git-events-runner/shared/git';
 import { SourceError } from './errors.js';
 import type { SecretData, SecretLookup } from './secrets.js';
 
@@ -123,5 +123,41 @@ export async function buildRemote(
     proxyEnv: defaults.proxyEnv,
     timeoutMs: defaults.timeoutMs,
     maxBytes: defaults.maxBytes,
+  };
+}
+
+/** The Secret entry that holds SSH signing keys (OpenSSH allowed_signers format). */
+export const ALLOWED_SIGNERS_KEY = 'allowed_signers';
+
+/**
+ * The signature policy of a source with `verify`, from its Secret: the entry allowed_signers holds SSH
+ * signing keys, every other entry armored OpenPGP public keys. Undefined when the source sets no verify.
+ * @throws SourceError when the Secret is missing, not readable, or holds no key at all.
+ */
+export async function signaturePolicy(
+  source: SourceObject,
+  triggerNamespace: string,
+  secrets: SecretLookup,
+  now?: () => Date,
+): Promise<SignaturePolicy | undefined> {
+  const verify = source.spec.verify;
+  if (verify === undefined) return undefined;
+  const { where, data } = await readSecret(source, secrets, verify.secretRef, triggerNamespace);
+  const pgp: Record<string, string> = {};
+  let allowedSigners: string | undefined;
+  for (const key of Object.keys(data)) {
+    if (key === ALLOWED_SIGNERS_KEY) allowedSigners = text(source, where, data, key);
+    else pgp[key] = text(source, where, data, key);
+  }
+  if (allowedSigners === undefined && Object.keys(pgp).length === 0) {
+    throw new SourceError(
+      'SecretKeyMissing',
+      `${label(source)}: Secret ${where} (verify.secretRef) holds no keys: add allowed_signers or armored OpenPGP public keys`,
+    );
+  }
+  return {
+    keys: { pgp, ...(allowedSigners !== undefined ? { allowedSigners } : {}) },
+    mode: verify.mode ?? 'TagAndHEAD',
+    ...(now !== undefined ? { now } : {}),
   };
 }

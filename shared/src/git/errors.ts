@@ -12,6 +12,7 @@ export const GIT_ERROR_CODES = [
   'TooLarge',
   'Protocol',
   'Config',
+  'SignatureRefused',
 ] as const;
 
 /** One of GIT_ERROR_CODES. */

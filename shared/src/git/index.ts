@@ -13,11 +13,23 @@ export {
   checkFiles,
   cloneRef,
   fetchRef,
+  fetchTip,
   listTree,
   type RefSelector,
   type RefState,
   resolveRef,
 } from './operations.js';
+export {
+  parseAllowedSigners,
+  SIGNATURE_FAILURES,
+  type SignatureFailure,
+  type SignatureVerdict,
+  type SignedParts,
+  splitCommit,
+  splitTag,
+  type TrustedKeys,
+  verifySigned,
+} from './signatures.js';
 export {
   DEFAULT_MAX_BYTES,
   DEFAULT_TIMEOUT_MS,
@@ -28,3 +40,11 @@ export {
   type TransferStats,
 } from './transport.js';
 export { type GitScheme, type ParsedRepoUri, parseRepoUri } from './url.js';
+export {
+  SignatureError,
+  type SignaturePolicy,
+  type VerifiedRef,
+  type VerifyMode,
+  verifyFetched,
+  verifyRef,
+} from './verify.js';

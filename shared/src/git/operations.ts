@@ -26,6 +26,8 @@ export interface RefState {
   readonly commit: string;
   /** Full ref name, or the commit for a commit reference. */
   readonly ref: string;
+  /** The object the ref names: an annotated tag's tag object, else the commit. */
+  readonly tip: string;
 }
 
 function fullRef(ref: RefSelector, uri: string): string {
@@ -84,7 +86,7 @@ function wrap(uri: string, err: unknown, t: Transport): GitError {
  */
 export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<RefState> {
   const full = fullRef(ref, remote.uri);
-  if (ref.commit !== undefined) return { commit: full, ref: full };
+  if (ref.commit !== undefined) return { commit: full, ref: full, tip: full };
   if (ref.semver !== undefined && !isSemverRange(ref.semver)) {
     throw new GitError('Config', remote.uri, `reference.semver "${ref.semver}" is not a semver range`);
   }
@@ -111,7 +113,7 @@ export async function resolveRef(remote: GitRemote, ref: RefSelector): Promise<R
           })();
     const hit = name === undefined ? undefined : refs.find((r) => r.ref === name);
     if (hit === undefined) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found`);
-    return { commit: hit.peeled ?? hit.oid, ref: hit.ref };
+    return { commit: hit.peeled ?? hit.oid, ref: hit.ref, tip: hit.oid };
   } catch (err: unknown) {
     throw wrap(remote.uri, err, t);
   } finally {
@@ -234,6 +236,19 @@ export async function fetchRef(
   ref: RefSelector,
   options: { workTree?: string } = {},
 ): Promise<string> {
+  return (await fetchTip(remote, gitdir, ref, options)).commit;
+}
+
+/**
+ * As fetchRef, and also returns the object the reference names (`tip`): for an annotated tag the tag
+ * object (fetched too), else the commit itself.
+ */
+export async function fetchTip(
+  remote: GitRemote,
+  gitdir: string,
+  ref: RefSelector,
+  options: { workTree?: string } = {},
+): Promise<{ commit: string; tip: string }> {
   const full = fullRef(ref, remote.uri);
   return exclusive(gitdir, async () => {
     await mkdir(gitdir, { recursive: true });
@@ -269,7 +284,7 @@ export async function fetchRef(
       if (head === null) throw new GitError('RefNotFound', remote.uri, `${describe(ref)} not found (empty repository)`);
       const commit = await peel(gitdir, head, remote.uri);
       if (ref.commit === undefined) await git.writeRef({ fs, gitdir, ref: tracking, value: commit, force: true });
-      return commit;
+      return { commit, tip: head };
     } catch (err: unknown) {
       throw wrap(remote.uri, err, t);
     } finally {
@@ -316,7 +331,8 @@ async function hasCommit(gitdir: string, oid: string): Promise<boolean> {
 }
 
 /**
- * The commit of `ref` and the hash of its files matching `patterns` (see hashFiles). The commit is
+ * The commit of `ref` (and the object the ref names, see RefState.tip) and the hash of its files
+ * matching `patterns` (see hashFiles). The commit is
  * learned with one ls-refs exchange; its objects are fetched (depth 1) into `cacheDir` only when that
  * cache does not hold them yet, so an unchanged reference costs no fetch at all.
  */
@@ -325,10 +341,12 @@ export async function checkFiles(
   cacheDir: string,
   ref: RefSelector,
   patterns: readonly string[],
-): Promise<{ commit: string; fileHash: string }> {
-  const { commit: advertised } = await resolveRef(remote, ref);
-  const commit = (await hasCommit(cacheDir, advertised)) ? advertised : await fetchRef(remote, cacheDir, ref);
-  return { commit, fileHash: hashFiles(patterns, await listTree(cacheDir, commit)) };
+): Promise<{ commit: string; tip: string; fileHash: string }> {
+  const advertised = await resolveRef(remote, ref);
+  const { commit, tip } = (await hasCommit(cacheDir, advertised.commit))
+    ? advertised
+    : await fetchTip(remote, cacheDir, ref);
+  return { commit, tip, fileHash: hashFiles(patterns, await listTree(cacheDir, commit)) };
 }
 
 /**
@@ -340,14 +358,23 @@ export async function cloneRef(
   remote: GitRemote,
   destination: string,
   ref: RefSelector,
-  options: { preserveGitFolder?: boolean } = {},
+  options: {
+    preserveGitFolder?: boolean;
+    /**
+     * Called once the objects are fetched and before any file is checked out, with the git directory and
+     * what was fetched; throwing aborts the clone and leaves the destination empty (signature checks).
+     */
+    verify?: (gitdir: string, fetched: { commit: string; tip: string }) => Promise<void>;
+  } = {},
 ): Promise<string> {
   await mkdir(destination, { recursive: true });
   const existing = await readdir(destination);
   if (existing.length > 0) throw new GitError('Config', remote.uri, `destination ${destination} is not empty`);
   const gitdir = join(destination, '.git');
   try {
-    const commit = await fetchRef(remote, gitdir, ref, { workTree: destination });
+    const fetched = await fetchTip(remote, gitdir, ref, { workTree: destination });
+    const commit = fetched.commit;
+    await options.verify?.(gitdir, fetched);
     await git.checkout({ fs, dir: destination, gitdir, ref: commit, force: true });
     if (ref.branch !== undefined) {
       await git.writeRef({ fs, gitdir, ref: `refs/heads/${ref.branch}`, value: commit, force: true });

@@ -25,9 +25,12 @@ export type SignatureVerdict =
 export const SIGNATURE_FAILURES = ['Unsigned', 'UnknownKey', 'BadSignature', 'ExpiredKey', 'Malformed'] as const;
 export type SignatureFailure = (typeof SIGNATURE_FAILURES)[number];
 
-/** The trusted keys: armored OpenPGP public keys and/or allowed_signers lines. */
+/**
+ * The trusted keys: armored OpenPGP public keys (one armored text, or several by name, e.g. the entries
+ * of a Secret, so a key that does not parse is named) and/or allowed_signers lines.
+ */
 export interface TrustedKeys {
-  readonly pgp?: string;
+  readonly pgp?: string | Readonly<Record<string, string>>;
   readonly allowedSigners?: string;
 }
 
@@ -99,7 +102,7 @@ export async function verifySigned(
 ): Promise<SignatureVerdict> {
   if (parts.signature === undefined) return { ok: false, reason: 'Unsigned', message: 'not signed' };
   if (parts.format === 'ssh') return verifySsh(parts.payload, parts.signature, keys.allowedSigners ?? '', now);
-  if (parts.format === 'pgp') return verifyPgp(parts.payload, parts.signature, keys.pgp ?? '', now);
+  if (parts.format === 'pgp') return verifyPgp(parts.payload, parts.signature, keys.pgp, now);
   return {
     ok: false,
     reason: 'Malformed',
@@ -292,13 +295,26 @@ function publicKeyType(key: Buffer): string {
 
 // ------------------------------------------------------------------------------------------------ PGP
 
-async function verifyPgp(payload: string, armored: string, armoredKeys: string, now: Date): Promise<SignatureVerdict> {
-  let keys: openpgp.Key[];
+async function verifyPgp(
+  payload: string,
+  armored: string,
+  trusted: TrustedKeys['pgp'],
+  now: Date,
+): Promise<SignatureVerdict> {
+  const keys: openpgp.Key[] = [];
   let signature: openpgp.Signature;
-  try {
-    keys = armoredKeys.trim() === '' ? [] : await openpgp.readKeys({ armoredKeys });
-  } catch (err: unknown) {
-    return { ok: false, reason: 'Malformed', message: `trusted OpenPGP keys do not parse: ${(err as Error).message}` };
+  const named = typeof trusted === 'string' || trusted === undefined ? { keys: trusted ?? '' } : trusted;
+  for (const [name, armoredKeys] of Object.entries(named)) {
+    if (armoredKeys.trim() === '') continue;
+    try {
+      keys.push(...(await openpgp.readKeys({ armoredKeys })));
+    } catch (err: unknown) {
+      return {
+        ok: false,
+        reason: 'Malformed',
+        message: `trusted OpenPGP ${name === 'keys' && typeof trusted !== 'object' ? 'keys do' : `key ${name} does`} not parse: ${(err as Error).message}`,
+      };
+    }
   }
   try {
     signature = await openpgp.readSignature({ armoredSignature: armored });
@@ -322,27 +338,36 @@ async function verifyPgp(payload: string, armored: string, armoredKeys: string, 
     format: 'binary',
   });
   const first = result.signatures[0];
+  const fpr = key.getFingerprint().toUpperCase();
+  if (first === undefined) return { ok: false, reason: 'Malformed', message: 'OpenPGP signature holds no signature' };
+  // openpgp's errors carry no code: whether a key's validity is the problem is decided from the key's
+  // own dates, and any failure is a refusal either way.
+  const expiry = await key.getExpirationTime();
+  const created = signature.packets[0]?.created;
+  const invalidAt = (at: Date) =>
+    (expiry instanceof Date && expiry.getTime() <= at.getTime()) || key.getCreationTime().getTime() > at.getTime();
+  const expired = invalidAt(now) || (created instanceof Date && invalidAt(created));
   try {
-    await first?.verified;
+    await first.verified;
   } catch (err: unknown) {
-    const text = (err as Error).message;
-    const expired = /expired|not yet valid|creation time/i.test(text);
     return {
       ok: false,
       reason: expired ? 'ExpiredKey' : 'BadSignature',
-      message: `OpenPGP signature by ${key.getFingerprint().toUpperCase()} ${expired ? 'was made with a key not valid at that time' : 'does not verify'}: ${text}`,
+      message: `OpenPGP signature by ${fpr} ${expired ? 'was made with a key not valid at that time' : 'does not verify'}: ${(err as Error).message}`,
     };
   }
   const user = (await key.getPrimaryUser(now).catch(() => undefined))?.user.userID?.userID ?? '';
   // A signature made before the key expired is still refused once it has expired at `now` (as git
   // verify-commit does): the key must be valid now.
-  const expiry = await key.getExpirationTime();
-  if (expiry instanceof Date && expiry.getTime() <= now.getTime()) {
+  if (expired) {
     return {
       ok: false,
       reason: 'ExpiredKey',
-      message: `OpenPGP key ${key.getFingerprint().toUpperCase()} expired on ${expiry.toISOString()}`,
+      message:
+        expiry instanceof Date
+          ? `OpenPGP key ${fpr} expired on ${expiry.toISOString()}`
+          : `OpenPGP key ${fpr} is not valid yet`,
     };
   }
-  return { ok: true, format: 'pgp', signer: `${user} (${key.getFingerprint().toUpperCase()})`.trim() };
+  return { ok: true, format: 'pgp', signer: `${user} (${fpr})`.trim() };
 }

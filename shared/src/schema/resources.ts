@@ -44,12 +44,24 @@ export const REPO_URI_PATTERN =
   '|^git://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/([/A-Za-z0-9_.-]+)?)?$' +
   '|^https?://[A-Za-z0-9_.-]+(:[0-9]{1,5})?(/([/%&=?A-Za-z0-9_.-]+)?)?$';
 
+/** A Secret's name: a DNS-1123 subdomain, as the API server requires of every Secret. */
+export const SECRET_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A namespace: a DNS-1123 label. */
+export const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
 const SecretRef = Type.Object(
   {
-    name: NonEmpty('Name of the Secret.'),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: SECRET_NAME_PATTERN,
+      description: 'Name of the Secret.',
+    }),
     namespace: Type.Optional(
       Type.String({
         minLength: 1,
+        maxLength: 63,
+        pattern: NAMESPACE_PATTERN,
         description:
           'Namespace of the Secret. Only a ClusterGitRepo may name another namespace; a GitRepo always reads Secrets in its own namespace.',
       }),
@@ -163,6 +175,29 @@ const AuthConfig = Type.Object(
   { description: 'Credentials used to reach the repository.' },
 );
 
+/** What `verify.mode` checks. */
+export const VERIFY_MODES = ['HEAD', 'TagAndHEAD'] as const;
+
+const Verify = Type.Object(
+  {
+    secretRef: Type.Object(SecretRef.properties, {
+      description:
+        'Secret holding the trusted keys: the entry allowed_signers holds SSH signing keys in OpenSSH allowed_signers format; every other entry holds armored OpenPGP public keys (as Flux reads them).',
+    }),
+    mode: Type.Optional(
+      StringEnum(VERIFY_MODES, {
+        default: 'TagAndHEAD',
+        description:
+          'HEAD: the watched commit must be signed by a trusted key. TagAndHEAD (default): as HEAD, and when the reference is a tag (or a semver range) the tag must be an annotated tag signed by a trusted key too.',
+      }),
+    ),
+  },
+  {
+    description:
+      'Require signatures: a commit (or tag) not signed by a key of the Secret runs no Job; the trigger reports it (condition Ready, reason SignatureRefused, and an Event) and the cloner verifies again what it checks out.',
+  },
+);
+
 const GitRepoSpec = Type.Object(
   {
     repoUri: Type.String({
@@ -172,6 +207,7 @@ const GitRepoSpec = Type.Object(
     }),
     tlsConfig: Type.Optional(TlsConfig),
     authConfig: Type.Optional(AuthConfig),
+    verify: Type.Optional(Verify),
   },
   cel(authTypeFitsScheme),
 );
@@ -810,6 +846,8 @@ export type KindName = (typeof KINDS)[number]['kind'];
 
 /** Spec types, derived from the schema. */
 export type GitRepoSpec = Static<typeof GitRepoSpec>;
+/** A source's `verify` setting. */
+export type VerifySpec = Static<typeof Verify>;
 export type ScheduleTriggerSpec = Static<typeof ScheduleTriggerSpec>;
 export type WebhookTriggerSpec = Static<typeof WebhookTriggerSpec>;
 export type ActionSpec = Static<typeof ActionSpec>;

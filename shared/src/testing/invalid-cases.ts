@@ -116,6 +116,37 @@ export const INVALID_CASES: readonly InvalidCase[] = [
     message: /should match|Expected string to match/,
   },
   {
+    name: 'verify Secret name that is not a DNS subdomain',
+    kind: 'GitRepo',
+    spec: { repoUri: 'https://git.example.com/a/b.git', verify: { secretRef: { name: 'Signing_Keys' } } },
+    field: 'spec.verify.secretRef.name',
+    message: /should match|Expected string to match/,
+  },
+  {
+    name: 'verify without a Secret reference',
+    kind: 'ClusterGitRepo',
+    spec: { repoUri: 'https://git.example.com/a/b.git', verify: { mode: 'HEAD' } },
+    field: 'spec.verify.secretRef',
+    message: /Required value|Expected required property/,
+  },
+  {
+    name: 'verify Secret namespace that is not a DNS label',
+    kind: 'ClusterGitRepo',
+    spec: {
+      repoUri: 'https://git.example.com/a/b.git',
+      verify: { secretRef: { name: 'keys', namespace: 'Team.A' } },
+    },
+    field: 'spec.verify.secretRef.namespace',
+    message: /should match|Expected string to match/,
+  },
+  {
+    name: 'unknown verify mode',
+    kind: 'GitRepo',
+    spec: { repoUri: 'https://git.example.com/a/b.git', verify: { mode: 'Tag', secretRef: { name: 'keys' } } },
+    field: 'spec.verify.mode',
+    message: /HEAD|Unsupported value|Expected union value/,
+  },
+  {
     name: 'unknown auth type',
     kind: 'GitRepo',
     spec: { repoUri: 'https://git.example.com/a/b.git', authConfig: { type: 'oauth', secretRef: { name: 's' } } },
