@@ -203,3 +203,29 @@ t.test('updates: unchanged spec is not judged again; a changed one is, Secret ac
     /spec\.authConfig\.secretRef\.namespace: .* \(allowed because this field did not change\)/,
   ]);
 });
+
+t.test('spec.verify: its key Secret follows the same namespace and access rules', async (t) => {
+  const verify = (secretRef: Record<string, string>) => ({ secretRef, mode: 'TagAndHEAD' });
+  const own = judge(admissionRequest('GitRepo', { repoUri: https, verify: verify({ name: 'signers' }) }));
+  t.equal(own.response.allowed, true);
+  t.same(own.plan.secretReads, [{ field: 'spec.verify.secretRef', name: 'signers', namespace: 'team-a' }]);
+
+  const foreign = judge(
+    admissionRequest('GitRepo', { repoUri: https, verify: verify({ name: 'signers', namespace: 'security' }) }),
+  );
+  t.equal(foreign.response.allowed, false);
+  t.match(foreign.response.status?.message, /^spec\.verify\.secretRef\.namespace: .*"security" would be ignored/);
+
+  const denied = judge(
+    admissionRequest('ClusterGitRepo', { repoUri: https, verify: verify({ name: 'signers', namespace: 'security' }) }),
+    () => ({ result: 'denied' }),
+  );
+  t.match(
+    denied.response.status?.message,
+    /^spec\.verify\.secretRef: user "alice" may not get Secret security\/signers/,
+  );
+
+  const malformed = judge(admissionRequest('GitRepo', { repoUri: https, verify: verify({ name: 'Bad_Name' }) }));
+  t.equal(malformed.response.allowed, false, 'a Secret name that cannot exist is refused');
+  t.match(malformed.response.status?.message, /spec\.verify\.secretRef\.name/);
+});

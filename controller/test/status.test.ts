@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mergeStatus, readyCondition } from '../src/runtime/status.js';
+import { checkReadiness, mergeStatus, readyCondition } from '../src/runtime/status.js';
 
 const ready = readyCondition({ generation: 1, previous: undefined, now: 'T2', reason: 'Checked', message: 'ok' });
 
@@ -54,4 +54,21 @@ t.test('a check that created a Job writes its entry', async (t) => {
     lastRun: 'T2',
   });
   t.same(next.checkedSources, { src: entry }, 'the new entry; sources no longer listed are dropped');
+});
+
+t.test('Ready after a check: the first failure names the reason, every failure is in the message', async (t) => {
+  const entry = { commitHash: 'c1' } as never;
+  t.same(checkReadiness([{ source: 'a', ok: true, entry }]), { reason: 'Checked', message: '1 source(s) checked' });
+  const refused = checkReadiness([
+    { source: 'a', ok: true, entry },
+    { source: 'app', ok: false, reason: 'SignatureRefused', message: 'commit abc refused (Unsigned): no signature' },
+    { source: 'b', ok: false, reason: 'Transport', message: 'connection refused' },
+  ]);
+  t.equal(refused.reason, 'SignatureRefused');
+  t.equal(refused.message, 'app: commit abc refused (Unsigned): no signature; b: connection refused');
+  t.equal(checkReadiness([{ source: 'b', ok: false, reason: 'Transport', message: 'x' }]).reason, 'CheckFailed');
+  t.equal(
+    checkReadiness([{ source: 'b', ok: false, reason: 'SourceNotFound', message: 'x' }]).reason,
+    'SourceNotFound',
+  );
 });
