@@ -165,7 +165,10 @@ function signerTime(value: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?Z?$/.exec(value);
   if (m === null) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00'] = m;
-  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+  // Date rolls 31 February over into March: a date that does not exist is not a bound.
+  const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(iso) ? date : undefined;
 }
 
 /** Parses allowed_signers text (OpenSSH ssh-keygen(1) ALLOWED SIGNERS); lines that do not parse are skipped. */
@@ -189,12 +192,17 @@ export function parseAllowedSigners(text: string): AllowedSigner[] {
     }
     const after = option('valid-after');
     const before = option('valid-before');
+    const validAfter = after === undefined ? undefined : signerTime(after);
+    const validBefore = before === undefined ? undefined : signerTime(before);
+    // A validity bound that does not parse must not widen trust to "always": the line is not used.
+    if ((after !== undefined && validAfter === undefined) || (before !== undefined && validBefore === undefined))
+      continue;
     out.push({
       principals: tokens[0] as string,
       key,
       namespaces: namespaces?.split(',').map((n) => n.trim()),
-      validAfter: after === undefined ? undefined : signerTime(after),
-      validBefore: before === undefined ? undefined : signerTime(before),
+      validAfter,
+      validBefore,
     });
   }
   return out;
