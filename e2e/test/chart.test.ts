@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -221,6 +221,24 @@ t.test('helm lint is clean, with the default values and with every feature on', 
     t.match(result.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     t.notMatch(result.stdout, /\[(WARNING|ERROR)\]/, 'no warnings');
   }
+});
+
+t.test('the helm built here is stamped like a release: no --kube-version needed', async (t) => {
+  const version = await helm(['version', '--template', '{{.Version}}']);
+  const pinned = /^HELM_VERSION=(\S+)$/m.exec(await readFile(join(repoRoot(), 'e2e', 'tools', 'versions.env'), 'utf8'));
+  t.equal(version.stdout, pinned?.[1], 'reports the version it was built from');
+  // The default Kubernetes version is what `template` and `lint` check the chart's kubeVersion against.
+  const probe = join(work, 'probe');
+  await mkdir(join(probe, 'templates'), { recursive: true });
+  await writeFile(join(probe, 'Chart.yaml'), 'apiVersion: v2\nname: probe\nversion: 0.1.0\n');
+  await writeFile(join(probe, 'templates', 'v.yaml'), 'kube: {{ .Capabilities.KubeVersion.Version }}\n');
+  const kube = /kube: v1\.(\d+)\./.exec((await helm(['template', probe])).stdout);
+  t.ok(Number(kube?.[1]) >= 32, `default Kubernetes version v1.${kube?.[1]} meets the chart's >=1.32.0-0`);
+  const rendered = await helm(['template', RELEASE, chart, '-n', NS]);
+  t.equal(rendered.code, 0, rendered.stderr);
+  t.match(rendered.stdout, /kind: Deployment/, 'the chart renders without --kube-version');
+  const lint = await helm(['lint', '--strict', chart]);
+  t.equal(lint.code, 0, lint.stdout + lint.stderr);
 });
 
 t.test('defaults: the objects, their names and wiring', async (t) => {
