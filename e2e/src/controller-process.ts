@@ -8,6 +8,8 @@ import { repoRoot } from './tools.js';
 /** A `git-events-runner run` child process. */
 export interface ControllerProcess {
   readonly child: ChildProcess;
+  /** The address its servers listen on. */
+  readonly host: string;
   readonly utilityPort: number;
   readonly webhooksPort: number;
   /** Everything it logged so far (JSON lines). */
@@ -18,9 +20,9 @@ export interface ControllerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+    const req = request({ host, port, path, timeout: 2000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => {
         body += d;
@@ -54,7 +56,10 @@ export async function startControllerProcess(options: {
   entry?: string;
   /** Node flags placed before the entry (e.g. heap limits). */
   nodeArgs?: readonly string[];
+  /** The address both servers listen on (GER_LISTEN_HOST); default 127.0.0.1. */
+  host?: string;
 }): Promise<ControllerProcess> {
+  const host = options.host ?? '127.0.0.1';
   const utilityPort = await freePort();
   const webhooksPort = await freePort();
   const cli = options.entry ?? join(repoRoot(), 'controller', 'dist', 'src', 'cli.js');
@@ -73,7 +78,7 @@ export async function startControllerProcess(options: {
       ...(options.args ?? []),
     ],
     {
-      env: { ...process.env, KUBECONFIG: options.kubeconfig, GER_LISTEN_HOST: '127.0.0.1', ...options.env },
+      env: { ...process.env, KUBECONFIG: options.kubeconfig, GER_LISTEN_HOST: host, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -87,14 +92,15 @@ export async function startControllerProcess(options: {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const handle: ControllerProcess = {
     child,
+    host,
     utilityPort,
     webhooksPort,
     logs: () => logs,
-    get: (path) => get(utilityPort, path),
+    get: (path) => get(host, utilityPort, path),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       // The last metrics, for the secret-leak check (metrics must never carry a secret either).
-      const metrics = await get(utilityPort, '/metrics');
+      const metrics = await get(host, utilityPort, '/metrics');
       if (metrics.status === 200) outputs.push({ where: `metrics of controller pid ${child.pid}`, text: metrics.body });
       child.kill(signal);
       return exited;

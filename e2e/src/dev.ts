@@ -11,6 +11,7 @@ import { ensureImages } from './images.js';
 import { installCrds, kubectlOk } from './kube.js';
 import { createNodeNetwork, nodeSupport, startNode } from './node.js';
 import { ensureTools, repoRoot } from './tools.js';
+import { addLoopbackAddress, exposeWebhookService, WEBHOOK_SERVICE } from './webhook-service.js';
 
 /** What `npm run dev` started, for its printout and for tests. */
 export interface DevEnvironment {
@@ -21,6 +22,11 @@ export interface DevEnvironment {
   readonly workTree: string;
   readonly webhookUrl: string;
   readonly webhookToken: string;
+  /**
+   * Whether `kubectl git-events fire` works without --url: the chart's webhook Service leads to the
+   * controller process (it needs an address on lo, so root).
+   */
+  readonly webhookService: boolean;
   readonly utilityUrl: string;
   /** Whether a real node runs the Jobs (`--no-node` turns it off). */
   readonly node: boolean;
@@ -116,15 +122,26 @@ export async function startDev(
 
     const kubectl = (args: string[], input?: string) => kubectlOk(toolsBin, plane.kubeconfig, args, input);
     await kubectl(['create', 'namespace', 'ger-system']);
+    // The controller runs as a process, not in a Pod: on an address the API server's service proxy accepts,
+    // behind the chart's webhook Service, so that `kubectl git-events fire` works as it does on a cluster.
+    const address = await addLoopbackAddress();
+    if (address !== undefined) stops.push(() => address.remove());
     const controller: ControllerProcess = await startControllerProcess({
       kubeconfig: plane.kubeconfig,
       namespace: 'ger-system',
       args: ['--log-format', 'json', '--log-level', 'info'],
+      ...(address && { host: address.ip }),
     });
     stops.push(async () => {
       await controller.stop('SIGTERM');
     });
-    log(`controller ready (webhooks on 127.0.0.1:${controller.webhooksPort})`);
+    log(`controller ready (webhooks on ${controller.host}:${controller.webhooksPort})`);
+    if (address !== undefined) {
+      await exposeWebhookService(toolsBin, plane.kubeconfig, { ip: address.ip, port: controller.webhooksPort });
+      log(`webhook Service ${WEBHOOK_SERVICE.namespace}/${WEBHOOK_SERVICE.name} leads to the controller`);
+    } else {
+      log('cannot add an address to lo (needs root and iproute2): kubectl git-events fire needs --url here');
+    }
 
     const obj = (kind: string, name: string, spec: unknown) =>
       stringify({ apiVersion: API_VERSION, kind, metadata: { name, namespace: NAMESPACE }, spec });
@@ -191,9 +208,10 @@ export async function startDev(
       kubeconfig: plane.kubeconfig,
       binDir,
       workTree,
-      webhookUrl: `http://127.0.0.1:${controller.webhooksPort}`,
+      webhookUrl: `http://${controller.host}:${controller.webhooksPort}`,
       webhookToken: TOKEN,
-      utilityUrl: `http://127.0.0.1:${controller.utilityPort}`,
+      webhookService: address !== undefined,
+      utilityUrl: `http://${controller.host}:${controller.utilityPort}`,
       node: network !== undefined,
       stop,
     };
@@ -205,6 +223,8 @@ export async function startDev(
 
 /** What to try next, printed by `npm run dev`. */
 export function devInstructions(env: DevEnvironment): string {
+  // Through the API server to the webhook Service, as on a cluster; straight to the process otherwise.
+  const url = env.webhookService ? '' : ` --url ${env.webhookUrl}`;
   return `
 git-events-runner is running on a local control plane. In another shell:
 
@@ -218,10 +238,10 @@ git-events-runner is running on a local control plane. In another shell:
 ${
   env.node
     ? `  # Fire the webhook trigger (the token comes from its Secret) and wait for its Job:
-  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl} --wait`
+  kubectl git-events fire coll-trigger -n ${NAMESPACE}${url} --wait`
     : `  # Fire the webhook trigger (the token comes from its Secret); it prints the task and its Jobs
   # (with no node, Jobs never finish, so --wait would wait for its timeout):
-  kubectl git-events fire coll-trigger -n ${NAMESPACE} --url ${env.webhookUrl}`
+  kubectl git-events fire coll-trigger -n ${NAMESPACE}${url}`
 }
   # or with curl:
   curl -X POST -H 'x-trigger-auth: ${env.webhookToken}' ${env.webhookUrl}/${NAMESPACE}/coll-trigger

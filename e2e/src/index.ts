@@ -68,3 +68,9 @@ export { completedJobStatus, installCrds, kubectl, kubectlOk, waitCrdsEstablishe
 export { type CertificateAuthority, createCertificateAuthority, type KeyPair } from './pki.js';
 export { alive } from './processes.js';
 export { ensureTools, type RunResult, repoRoot, run } from './tools.js';
+export {
+  addLoopbackAddress,
+  exposeWebhookService,
+  type LoopbackAddress,
+  WEBHOOK_SERVICE,
+} from './webhook-service.js';

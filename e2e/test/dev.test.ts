@@ -3,7 +3,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { alive, eventually, kubectlOk, repoRoot, testCluster } from '../src/index.js';
+import { alive, eventually, kubectlOk, repoRoot, run, testCluster } from '../src/index.js';
 import { nodeUnavailable } from '../src/node-cluster.js';
 
 // `npm run dev` (the main job): starts everything, prints what to try, and Ctrl-C stops it all.
@@ -76,6 +76,19 @@ t.test('npm run dev: control plane, admission, controller, demo repository, exam
   } else {
     t.match(out, /There is no node \(--no-node\)/, 'says Jobs do not run');
   }
+  // The printed `fire`, run as printed with the printed PATH: as root (CI) it goes through the API server's
+  // service proxy to the chart's webhook Service, with no --url.
+  const fire = /^ {2}(kubectl git-events fire coll-trigger .*)$/m.exec(out)?.[1] ?? '';
+  const pathLine = /export PATH=(\S+):\$PATH/.exec(out)?.[1] ?? '';
+  if (process.getuid?.() === 0) t.notMatch(fire, /--url/, `the printed fire needs no --url: ${fire}`);
+  t.ok(fire !== '' && pathLine !== '', 'prints the fire command and the PATH line');
+  const fired = await run('sh', ['-c', fire], {
+    env: { PATH: `${pathLine}:/usr/local/bin:/usr/bin:/bin`, KUBECONFIG: kubeconfig, HOME: stateDir },
+  });
+  t.equal(fired.code, 0, `${fire}: ${fired.stderr}`);
+  t.match(fired.stdout, /coll-trigger fired \(.*\): task \S+/, 'prints the task it started');
+  if (noNode === undefined) t.match(fired.stdout, /Succeeded/, '--wait followed its Job to the end');
+
   const webhooks = await kubectl(['get', 'validatingwebhookconfigurations', '-o', 'name']);
   t.match(webhooks, /git-events-runner-validating/, 'the admission webhooks are registered');
   const res = await fetch(`${webhook?.[2]}`, { method: 'POST', headers: { 'x-trigger-auth': webhook?.[1] ?? '' } });

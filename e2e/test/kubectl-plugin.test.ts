@@ -4,25 +4,21 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { API_VERSION, GROUP, VERSION } from '@git-events-runner/shared';
-import {
-  BatchV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  RbacAuthorizationV1Api,
-  setHeaderOptions,
-  type V1Job,
-} from '@kubernetes/client-node';
+import { BatchV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1Job } from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
 import { parse, stringify } from 'yaml';
 import { startGitServers } from '../src/git-servers.js';
 import {
+  addLoopbackAddress,
   completedJobStatus,
   eventually,
+  exposeWebhookService,
   isolatedCluster,
   mintKubeconfig,
   repoRoot,
   run,
   startControllerProcess,
+  WEBHOOK_SERVICE,
 } from '../src/index.js';
 
 // `kubectl git-events` (the built plugin, found by the kubectl built here on PATH as kubectl-git_events)
@@ -43,27 +39,9 @@ const planeDir = dirname(plane.kubeconfig);
 
 // ---------------------------------------------------------------- an address the service proxy accepts
 
-async function addLoopbackAddress(): Promise<{ ip: string; added: boolean } | undefined> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const ip = `192.0.2.${10 + Math.floor(Math.random() * 240)}`;
-    const shown = await execFileP('ip', ['-4', 'addr', 'show', 'dev', 'lo']).catch(() => undefined);
-    if (shown === undefined) return undefined; // no iproute2
-    // Another run may be using this address right now: take a different one rather than share it.
-    if (shown.stdout.includes(`inet ${ip}/`)) continue;
-    try {
-      await execFileP('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
-      return { ip, added: true };
-    } catch (err: unknown) {
-      if (String((err as { stderr?: unknown }).stderr ?? err).includes('File exists')) return { ip, added: false };
-      return undefined; // not permitted (no CAP_NET_ADMIN)
-    }
-  }
-  return undefined;
-}
-
 const address = await addLoopbackAddress();
 t.teardown(async () => {
-  if (address?.added === true) await execFileP('ip', ['addr', 'del', `${address.ip}/32`, 'dev', 'lo']).catch(() => {});
+  await address?.remove();
 });
 const HOST = address?.ip ?? '127.0.0.1';
 const proxySkip = address === undefined ? 'cannot add an address to lo (needs root and iproute2)' : false;
@@ -78,19 +56,9 @@ const first = await servers.fixtures.commit('app', { 'deploy.sh': 'echo deploy\n
 const controller = await startControllerProcess({
   kubeconfig: plane.kubeconfig,
   namespace: 'ger-system',
-  env: { GER_LISTEN_HOST: HOST },
-  waitReady: false,
+  host: HOST,
 });
 t.teardown(() => controller.stop('SIGKILL'));
-const ready = await eventually(
-  () =>
-    fetch(`http://${HOST}:${controller.utilityPort}/ready`)
-      .then((r) => r.status)
-      .catch(() => 0),
-  (s) => s === 200,
-  30_000,
-);
-if (ready !== 200) throw new Error(`controller not ready:\n${controller.logs().slice(-3000)}`);
 const hooksUrl = `http://${HOST}:${controller.webhooksPort}`;
 
 const work = await mkdtemp(join(tmpdir(), 'kubectl-plugin-'));
@@ -145,45 +113,9 @@ function oneLineError(t: Test, r: Ran, pattern: RegExp, what: string): void {
 
 // ---------------------------------------------------------------- the webhook Service, as the chart names it
 
-const SVC_NS = 'git-events-runner';
-await core.createNamespace({ body: { metadata: { name: SVC_NS } } });
-if (address !== undefined) {
-  await core.createNamespacedPod({
-    namespace: SVC_NS,
-    body: {
-      metadata: { name: 'controller-0', labels: { app: 'git-events-runner' } },
-      spec: { containers: [{ name: 'controller', image: 'git-events-runner' }] },
-    },
-  });
-  await core.patchNamespacedPodStatus(
-    { namespace: SVC_NS, name: 'controller-0', body: { status: { podIP: HOST, podIPs: [{ ip: HOST }] } } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
-  await kubectl(
-    ['apply', '-f', '-'],
-    [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'git-events-runner-webhooks', namespace: SVC_NS },
-        spec: { ports: [{ name: 'webhooks', port: 80, targetPort: controller.webhooksPort }] },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Endpoints',
-        metadata: { name: 'git-events-runner-webhooks', namespace: SVC_NS },
-        subsets: [
-          {
-            addresses: [{ ip: HOST, targetRef: { kind: 'Pod', namespace: SVC_NS, name: 'controller-0' } }],
-            ports: [{ name: 'webhooks', port: controller.webhooksPort }],
-          },
-        ],
-      },
-    ]
-      .map((o) => stringify(o))
-      .join('---\n'),
-  );
-}
+const SVC_NS = WEBHOOK_SERVICE.namespace;
+if (address === undefined) await core.createNamespace({ body: { metadata: { name: SVC_NS } } });
+else await exposeWebhookService(plane.binDir, plane.kubeconfig, { ip: HOST, port: controller.webhooksPort });
 
 // ---------------------------------------------------------------- triggers in every state
 
