@@ -1,6 +1,6 @@
 import { API_VERSION, GROUP, type TriggerStatus, VERSION } from '@git-events-runner/shared';
 import { CustomObjectsApi, type V1Job } from '@kubernetes/client-node';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { stringify } from 'yaml';
 import { appCluster, clusterController, eventually } from '../src/index.js';
 
@@ -53,6 +53,13 @@ const status = async () =>
       name: 'releases',
     })) as { status?: TriggerStatus }
   ).status?.checkedSources?.app;
+// A webhook check records the status after its task ends (the answer does not wait for the write).
+const statusShows = async (t: Test, want: { commitHash: string; resolvedTag: string }, what = 'the status') =>
+  t.match(
+    await eventually(status, (s) => s?.commitHash === want.commitHash && s?.resolvedTag === want.resolvedTag),
+    want,
+    what,
+  );
 const jobOf = (jobs: V1Job[], commit: string) =>
   jobs.find((j) => j.metadata?.annotations?.['git-events-runner.rs/commit'] === commit);
 const env = (job: V1Job | undefined) =>
@@ -78,7 +85,7 @@ t.test('the newest tag in range fires; out of range, older or pre-release tags d
   await fx.lightweightTag('app', 'v1.2.0', c1);
   let jobs = await fire();
   t.equal(jobs.length, 1, 'v1.2.0: one Job');
-  t.match(await status(), { commitHash: c1, resolvedTag: 'v1.2.0' }, 'the status shows the tag');
+  await statusShows(t, { commitHash: c1, resolvedTag: 'v1.2.0' }, 'the status shows the tag');
   const first = jobOf(jobs, c1);
   t.match(env(first), { ACTION_JOB_TRIGGER_SOURCE_REF_TYPE: 'tag', ACTION_JOB_TRIGGER_SOURCE_REF_NAME: 'v1.2.0' });
   t.match(first?.spec?.template.spec?.initContainers?.[0]?.args, [
@@ -98,7 +105,7 @@ t.test('the newest tag in range fires; out of range, older or pre-release tags d
   await fx.annotatedTag('app', '1.3.0', c2, 'release 1.3.0');
   jobs = await fire();
   t.ok(jobOf(jobs, c2), '1.3.0 (annotated, no v): a Job for its commit');
-  t.match(await status(), { commitHash: c2, resolvedTag: '1.3.0' });
+  await statusShows(t, { commitHash: c2, resolvedTag: '1.3.0' });
 
   const c3 = (await fx.commit('app', { 'a.txt': '3\n' }, 'c3')).trim();
   await fx.lightweightTag('app', 'v2.0.0', c3);
@@ -106,11 +113,11 @@ t.test('the newest tag in range fires; out of range, older or pre-release tags d
   await fx.lightweightTag('app', 'v1.9.0-rc.1', c3);
   jobs = await fire();
   t.equal(jobs.length, 2, 'v2.0.0 (out of range), v1.2.9 (older than 1.3.0) and a pre-release: no Job');
-  t.match(await status(), { commitHash: c2, resolvedTag: '1.3.0' }, 'still 1.3.0');
+  await statusShows(t, { commitHash: c2, resolvedTag: '1.3.0' }, 'still 1.3.0');
 
   await fx.lightweightTag('app', 'v1.4.0', c3);
   jobs = await fire();
   t.equal(jobs.length, 3, 'v1.4.0: a Job');
   t.ok(jobOf(jobs, c3), 'for its commit');
-  t.match(await status(), { commitHash: c3, resolvedTag: 'v1.4.0' });
+  await statusShows(t, { commitHash: c3, resolvedTag: 'v1.4.0' });
 });
