@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,8 +65,46 @@ export async function terminate(pid: number, graceMs = 10_000): Promise<void> {
   if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, chosen at random below the kernel's ephemeral range.
+ * A port from listen(0) lies inside that range, where every outgoing connection (kube-apiserver to etcd,
+ * the tests' clients) also takes its source port: one of them could take it before the server it was
+ * meant for binds it (etcd failed "bind: address already in use" that way). Below the range only other
+ * listeners compete, and a random pick among thousands makes two callers' collision unlikely.
+ */
 export async function freePort(): Promise<number> {
+  const ephemeralLow = Number(
+    readFileSafe('/proc/sys/net/ipv4/ip_local_port_range')?.trim().split(/\s+/)[0] ?? EPHEMERAL_DEFAULT,
+  );
+  const high = Number.isInteger(ephemeralLow) && ephemeralLow > PORT_FLOOR + 1000 ? ephemeralLow : EPHEMERAL_DEFAULT;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PORT_FLOOR + randomInt(high - PORT_FLOOR);
+    if (await canListen(port)) return port;
+  }
+  return listenAnywhere();
+}
+
+// Above the fixed ports of the node components (kubelet 10250, kube-proxy 10249/10256, kcm 10257, scheduler 10259).
+const PORT_FLOOR = 20_000;
+const EPHEMERAL_DEFAULT = 32_768;
+
+function readFileSafe(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function listenAnywhere(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

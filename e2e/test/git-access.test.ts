@@ -103,15 +103,13 @@ t.test('every scheme and auth type resolves branch, lightweight tag, annotated t
     const remote = access.remote(repo);
     t.same(
       await resolveRef(remote, { branch: 'main' }),
-      { commit: head, ref: 'refs/heads/main' },
+      { commit: head, ref: 'refs/heads/main', tip: head },
       `${access.name}: branch`,
     );
     t.equal((await resolveRef(remote, { tag: 'v1-light' })).commit, head, `${access.name}: lightweight tag`);
-    t.equal(
-      (await resolveRef(remote, { tag: 'v1' })).commit,
-      head,
-      `${access.name}: annotated tag peeled to its commit`,
-    );
+    const tagged = await resolveRef(remote, { tag: 'v1' });
+    t.equal(tagged.commit, head, `${access.name}: annotated tag peeled to its commit`);
+    if (repo === 'public') t.equal(tagged.tip, annotated.object, `${access.name}: the tip is the tag object`);
     t.equal((await resolveRef(remote, { commit: head.toUpperCase() })).commit, head, `${access.name}: commit`);
     const clone = newDir();
     t.equal(await cloneRef(remote, clone, { tag: 'v1' }), head, `${access.name}: clone of the annotated tag`);

@@ -142,8 +142,9 @@ t.test('the package installs as a global command and ships a krew manifest', asy
     dependencies: Record<string, string>;
   };
   const bin = pkg.bin['kubectl-git_events'];
-  t.equal(bin, './dist/src/cli.js', 'kubectl finds kubectl-git_events on PATH for "kubectl git-events"');
-  t.ok(pkg.files.includes('dist/src'), 'the compiled sources are published');
+  // A committed entry (bin/), so npm links it at install time, before dist/ is built.
+  t.equal(bin, './bin/kubectl-git_events.js', 'kubectl finds kubectl-git_events on PATH for "kubectl git-events"');
+  t.ok(pkg.files.includes('dist/src') && pkg.files.includes('bin'), 'the entry and the compiled sources are published');
   const cli = await readFile(new URL(bin ?? '', pkgDir), 'utf8');
   t.match(cli, /^#!\/usr\/bin\/env node\n/, 'a shebang, so npm can link it as a command');
   const krew = parse(await readFile(new URL('krew/git-events.yaml', pkgDir), 'utf8')) as {
